@@ -1,0 +1,45 @@
+# nnscratch — `make demo` trains a network on MNIST; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+NNS    := $(VENV)/bin/nnscratch
+OUT    ?= runs
+
+.PHONY: help venv demo test test-full accuracy bench experiments clean
+
+help:
+	@echo "make demo         set up .venv, get MNIST, train a MultiLayerNet, print its test accuracy, write figures"
+	@echo "make test         set up .venv and run the whole test suite (no network, a few minutes)"
+	@echo "make test-full    the full-size accuracy runs (MLP, TwoLayerNet, SimpleConvNet, DeepConvNet; ~30 min)"
+	@echo "make bench        speed against PyTorch CPU (as-is and with OPENBLAS_* unset) and peak memory"
+	@echo "make experiments  every book experiment at full size, with an HTML report"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	$(NNS) data
+	$(NNS) train --model mlp --epochs 5 --out $(OUT)/demo
+	$(NNS) evaluate $(OUT)/demo/model.npz
+
+test: venv
+	$(PY) -m pytest -q -m "not slow"
+
+test-full: venv
+	$(PY) -m pytest -q -m slow -s
+
+bench: venv
+	$(PY) bench/run.py --tag as-is
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/run.py --tag unset
+	$(PY) bench/memory.py --model deepcnn
+
+experiments: venv
+	$(NNS) experiment all --out $(OUT)/experiments
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache

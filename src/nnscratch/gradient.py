@@ -1,0 +1,126 @@
+"""Numerical differentiation and gradient descent (ch. 4.3-4.4), and the gradient check of ch. 5.7.3.
+
+Central differences: f'(x) ~ (f(x + h) - f(x - h)) / 2h, with h = 1e-4 as in the book
+(gradient checks in float64 use a smaller h for tighter agreement).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from . import backend
+
+
+def numerical_diff(f: Callable[[float], float], x: float, h: float = 1e-4) -> float:
+    """Central difference (ch. 4.3.1): (f(x + h) - f(x - h)) / (2h)."""
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+def numerical_gradient(f: Callable[[Any], float], x: Any, h: float = 1e-4) -> Any:
+    """Gradient of f at x by central differences, for an array x of any shape (ch. 4.4).
+
+    Each element is nudged in place and restored exactly afterwards, so ``f`` may read ``x``
+    through a closure (as the book's networks do with their weights).
+    """
+    xp = backend.xp
+    if not hasattr(x, "dtype") or not hasattr(x, "flags"):
+        raise ValueError(f"numerical_gradient needs a float array x, got {type(x).__name__}")
+    if not xp.issubdtype(x.dtype, xp.floating):
+        # an int array cannot hold x + h: every difference would silently be 0
+        raise ValueError(f"numerical_gradient needs a float array x, got dtype {x.dtype}")
+    if not x.flags.c_contiguous:
+        raise ValueError("numerical_gradient needs a C-contiguous array it can nudge in place")
+    grad = xp.zeros_like(x)
+    flat_x = x.reshape(-1)  # a view: writing to it writes to x
+    flat_g = grad.reshape(-1)
+    for i in range(flat_x.size):
+        original = flat_x[i].copy()
+        try:
+            flat_x[i] = original + h
+            fxh1 = _scalar(f(x))
+            flat_x[i] = original - h
+            fxh2 = _scalar(f(x))
+        finally:
+            flat_x[i] = original  # bitwise restore, even if f raised
+        flat_g[i] = (fxh1 - fxh2) / (2 * h)
+    return grad
+
+
+def _scalar(value: Any) -> float:
+    """f's value as a Python float; a non-scalar result is an error, not a silent reduction."""
+    size = getattr(value, "size", 1)
+    if size != 1:
+        raise ValueError(f"f must return a scalar, got an array of shape {value.shape}")
+    return float(value)
+
+
+def relative_error(a: Any, b: Any) -> float:
+    """max |a - b| / max(max|a|, max|b|): the largest disagreement relative to the gradient's scale.
+
+    Element-wise |a-b|/(|a|+|b|) explodes where both gradients are ~0 (dead ReLUs, max-pool
+    routes), so the error is scaled by the larger of the two arrays' magnitudes instead.
+    """
+    a = backend.to_numpy(a).astype(np.float64)
+    b = backend.to_numpy(b).astype(np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"cannot compare gradients of shapes {a.shape} and {b.shape}")
+    scale = max(float(np.abs(a).max(initial=0.0)), float(np.abs(b).max(initial=0.0)))
+    diff = float(np.abs(a - b).max(initial=0.0))
+    return diff / scale if scale > 0 else diff
+
+
+def gradient_check(model: Any, x: Any, t: Any, h: float = 1e-5) -> dict[str, float]:
+    """Compare backprop against finite differences (ch. 5.7.3): parameter name -> relative error.
+
+    Run it in float64 (``with backend.precision('float64')`` when building the model); in
+    float32 the central difference itself is only good to ~1e-3.
+    """
+    for name, p in model.params.items():
+        if p.dtype != np.float64:
+            raise ValueError(f"gradient_check needs float64 parameters; {name} is {p.dtype}")
+    grad_backprop = {k: v.copy() for k, v in model.gradient(x, t).items()}
+    grad_numerical = model.numerical_gradient(x, t, h=h)
+    return {k: relative_error(grad_backprop[k], grad_numerical[k]) for k in grad_backprop}
+
+
+def function_1(x: Any) -> Any:
+    """The book's 1-D example (ch. 4.3.2): y = 0.01 x^2 + 0.1 x, so dy/dx = 0.02 x + 0.1."""
+    return 0.01 * x**2 + 0.1 * x
+
+
+def function_2(x: Any) -> Any:
+    """The book's f(x0, x1) = x0^2 + x1^2 (ch. 4.3.3), i.e. the sum of squares of any array x."""
+    return backend.xp.sum(x**2)
+
+
+sum_of_squares = function_2
+
+
+def gradient_descent(
+    f: Callable[[Any], float], init_x: Any, lr: float = 0.01, step_num: int = 100
+) -> tuple[Any, Any]:
+    """Gradient descent (ch. 4.4.1): x <- x - lr * grad f(x), repeated step_num times.
+
+    Returns (x, path): path has shape (step_num + 1, *x.shape), start included; init_x is not touched.
+    """
+    xp = backend.xp
+    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating, np.integer)) or not (
+        np.isfinite(lr) and lr > 0
+    ):
+        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    if isinstance(step_num, bool) or not isinstance(step_num, (int, np.integer)) or step_num < 0:
+        raise ValueError(f"step_num must be a non-negative int, got {step_num!r}")
+    if hasattr(init_x, "dtype") and xp.issubdtype(init_x.dtype, xp.floating):
+        x = xp.array(init_x, copy=True, order="C")  # keep the caller's float dtype
+    else:
+        x = backend.asarray(init_x).copy()
+    if not bool(xp.all(xp.isfinite(x))):
+        raise ValueError("init_x must be finite, got NaN or inf")
+    path = xp.empty((step_num + 1, *x.shape), dtype=x.dtype)
+    path[0] = x
+    for i in range(step_num):
+        grad = numerical_gradient(f, x)
+        x -= lr * grad
+        path[i + 1] = x
+    return x, path

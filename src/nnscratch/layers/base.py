@@ -1,0 +1,64 @@
+"""The Layer contract (ch. 5): forward(x, train=True) computes and caches, backward(dout) returns dx.
+
+A layer owns ``params`` (trainable arrays) and ``grads`` (same keys, filled by backward), and
+``buffers`` (non-trainable state that must be saved, e.g. batch norm's running mean).
+Optimizers update ``params`` in place, so a layer must never rebind a parameter array.
+
+Every layer can be rebuilt as ``cls(**layer.get_config(), **layer.params, **layer.buffers)``:
+constructors take their parameters and buffers as keyword arrays named like the dict keys,
+which is what serialization relies on (no pickle).
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+LAYER_REGISTRY: dict[str, type["Layer"]] = {}
+
+
+class Layer:
+    """Base class: subclasses set ``params``/``buffers`` in ``__init__`` and implement forward/backward."""
+
+    #: short lowercase prefix used for names inside a model ("affine" -> "affine1.W")
+    prefix: ClassVar[str] = "layer"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        LAYER_REGISTRY[cls.__name__] = cls
+
+    def __init__(self) -> None:
+        self.params: dict[str, Any] = {}
+        self.grads: dict[str, Any] = {}
+        self.buffers: dict[str, Any] = {}
+
+    def forward(self, x: Any, train: bool = True) -> Any:
+        raise NotImplementedError
+
+    def backward(self, dout: Any) -> Any:
+        raise NotImplementedError
+
+    def __call__(self, x: Any, train: bool = True) -> Any:
+        return self.forward(x, train)
+
+    def get_config(self) -> dict[str, Any]:
+        """JSON-serialisable constructor arguments other than the arrays in params/buffers."""
+        return {}
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Shape of one sample's output given one sample's input shape (no batch axis)."""
+        return tuple(input_shape)
+
+    def __repr__(self) -> str:
+        cfg = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        shapes = ", ".join(f"{k}{tuple(v.shape)}" for k, v in self.params.items())
+        inner = ", ".join(s for s in (shapes, cfg) if s)
+        return f"{type(self).__name__}({inner})"
+
+
+def layer_from_config(class_name: str, config: dict[str, Any], arrays: dict[str, Any]) -> Layer:
+    """Rebuild a layer by class name from its config and its param/buffer arrays."""
+    try:
+        cls = LAYER_REGISTRY[class_name]
+    except KeyError:
+        known = ", ".join(sorted(LAYER_REGISTRY))
+        raise ValueError(f"unknown layer type {class_name!r}; known layers: {known}") from None
+    return cls(**config, **arrays)

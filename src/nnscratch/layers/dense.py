@@ -1,0 +1,80 @@
+"""The fully connected (Affine) layer of ch. 5.6, for inputs of any rank."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .. import backend
+from .activations import _check_dout, _float_input
+from .base import Layer
+
+
+class Affine(Layer):
+    """Affine layer (ch. 5.6.2): y = x W + b; dx = dout W^T, dW = x^T dout, db = sum_n dout.
+
+    Input (N, d1, d2, ...) is flattened to (N, D) (D = W.shape[0]) and dx gets the input's
+    shape back; a single sample (D,) gives (M,). Computes in W's dtype (the input is cast to it).
+    """
+
+    prefix = "affine"
+
+    def __init__(self, W: Any, b: Any) -> None:
+        super().__init__()
+        xp = backend.xp
+        W = xp.asarray(W)
+        if not xp.issubdtype(W.dtype, xp.floating):
+            W = W.astype(backend.default_dtype())
+        if W.ndim != 2:
+            raise ValueError(f"Affine needs a 2-D weight W of shape (in_features, out_features), got shape {W.shape}")
+        b = xp.asarray(b)
+        if b.shape != (W.shape[1],):
+            raise ValueError(f"Affine bias b must have shape ({W.shape[1]},) to match W {W.shape}, got {b.shape}")
+        if b.dtype != W.dtype:
+            b = b.astype(W.dtype)
+        self.params = {"W": W, "b": b}
+        self.grads = {"W": xp.zeros_like(W), "b": xp.zeros_like(b)}
+        self.x: Any = None  # the input as (N, D), cached for dW
+        self.original_x_shape: tuple[int, ...] | None = None
+
+    @property
+    def W(self) -> Any:
+        return self.params["W"]
+
+    @property
+    def b(self) -> Any:
+        return self.params["b"]
+
+    def _check_features(self, shape: tuple[int, ...], what: str) -> None:
+        d_in, d_out = self.params["W"].shape
+        features = shape[0] if len(shape) == 1 else math.prod(shape[1:])
+        if len(shape) == 0 or features != d_in:
+            raise ValueError(
+                f"Affine expects {d_in} input features (W is {d_in}x{d_out}), got {what} of shape {shape}"
+            )
+
+    def forward(self, x: Any, train: bool = True) -> Any:
+        W, b = self.params["W"], self.params["b"]
+        x = _float_input(x, W.dtype)
+        self._check_features(x.shape, "input")
+        self.original_x_shape = x.shape
+        self.x = x.reshape(-1, W.shape[0])
+        out = self.x @ W + b
+        return out[0] if x.ndim == 1 else out
+
+    def backward(self, dout: Any) -> Any:
+        W = self.params["W"]
+        expected = None
+        if self.original_x_shape is not None:
+            expected = (W.shape[1],) if len(self.original_x_shape) == 1 else (self.x.shape[0], W.shape[1])
+        dout = _check_dout(self, dout, expected).astype(W.dtype, copy=False).reshape(-1, W.shape[1])
+        self.grads["W"] = self.x.T @ dout
+        self.grads["b"] = dout.sum(axis=0)
+        return (dout @ W.T).reshape(self.original_x_shape)
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        d_in, d_out = self.params["W"].shape
+        if math.prod(input_shape) != d_in:
+            raise ValueError(
+                f"Affine expects {d_in} input features (W is {d_in}x{d_out}), got per-sample shape {tuple(input_shape)}"
+            )
+        return (d_out,)

@@ -1,0 +1,119 @@
+"""Output layers with their loss (ch. 5.6.3): SoftmaxWithLoss and MeanSquaredLoss.
+
+Loss layers take the targets too: ``forward(x, t) -> float`` and ``backward(dout=1.0) -> dx``;
+``y`` holds the last output (softmax probabilities, or the scores themselves for MSE).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import backend, functions
+from .activations import _float_input
+from .base import Layer
+
+_DIVERGED = "the network diverged; try a smaller learning rate"
+
+
+def _check_finite(layer: Layer, x: Any) -> None:
+    if not bool(backend.xp.isfinite(x).all()):
+        raise ValueError(f"{type(layer).__name__} got non-finite scores (NaN/inf) — {_DIVERGED}")
+
+
+def _check_loss(layer: Layer, loss: float) -> float:
+    if not math.isfinite(loss):
+        raise ValueError(f"{type(layer).__name__} computed a non-finite loss ({loss}) — {_DIVERGED}")
+    return loss
+
+
+class SoftmaxWithLoss(Layer):
+    """Softmax + cross-entropy (ch. 5.6.3): L = -1/N sum_n log softmax(x)[n, t_n]; dx = (y - t) / N.
+
+    ``t``: integer labels (N,) or one-hot (N, C) (a single sample (C,) works too); ``y`` holds the
+    probabilities and ``t`` the label indices. The loss comes from log_softmax, so it is finite.
+    """
+
+    prefix = "loss"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loss: float | None = None
+        self.y: Any = None
+        self.t: Any = None
+        self._x_shape: tuple[int, ...] | None = None
+
+    def forward(self, x: Any, t: Any, train: bool = True) -> float:  # type: ignore[override]
+        xp = backend.xp
+        x = _float_input(x)
+        x_shape = x.shape
+        x, t = functions._batchify(x, t)
+        if x.shape[0] == 0:
+            raise ValueError(f"SoftmaxWithLoss got an empty batch of shape {x_shape}")
+        _check_finite(self, x)
+        labels = functions._as_label_indices(t, x.shape[0], x.shape[1])
+        n = x.shape[0]
+        with np.errstate(over="ignore", invalid="ignore"):  # reported as a ValueError just below
+            logp = functions.log_softmax(x)
+        loss = _check_loss(self, -float(logp[xp.arange(n), labels].sum()) / n)
+        self.y, self.t, self.loss, self._x_shape = xp.exp(logp), labels, loss, x_shape
+        return loss
+
+    def __call__(self, x: Any, t: Any, train: bool = True) -> float:  # type: ignore[override]
+        return self.forward(x, t, train)
+
+    def backward(self, dout: Any = 1.0) -> Any:
+        if self.y is None:
+            raise RuntimeError("SoftmaxWithLoss.backward called before SoftmaxWithLoss.forward")
+        n = self.y.shape[0]
+        dx = self.y.copy()
+        dx[backend.xp.arange(n), self.t] -= 1
+        dx *= dout / n
+        return dx.reshape(self._x_shape)
+
+
+class MeanSquaredLoss(Layer):
+    """Identity output + mean squared error (ch. 4.2.1): L = 1/2 sum (y - t)^2 / N; dx = (y - t) / N.
+
+    ``t`` has the scores' shape; integer labels (N,) for scores (N, C) are one-hot encoded.
+    N is the batch size (1 for a single 1-D sample), as in functions.mean_squared_error.
+    """
+
+    prefix = "loss"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loss: float | None = None
+        self.y: Any = None
+        self.t: Any = None
+        self._diff: Any = None
+        self._n = 1
+
+    def forward(self, x: Any, t: Any, train: bool = True) -> float:  # type: ignore[override]
+        xp = backend.xp
+        x = _float_input(x)
+        t = xp.asarray(t)
+        if t.shape != x.shape:
+            if not (x.ndim == 2 and t.ndim == 1):
+                raise ValueError(f"MeanSquaredLoss: scores have shape {x.shape} but targets have shape {t.shape}")
+            labels = functions._as_label_indices(t, x.shape[0], x.shape[1])
+            t = xp.zeros_like(x)
+            t[xp.arange(x.shape[0]), labels] = 1
+        _check_finite(self, x)
+        t = t.astype(x.dtype, copy=False)
+        self._n = x.shape[0] if x.ndim > 1 else 1
+        if self._n == 0:
+            raise ValueError(f"MeanSquaredLoss got an empty batch of shape {x.shape}")
+        self._diff = x - t
+        loss = _check_loss(self, 0.5 * float(xp.sum(self._diff * self._diff)) / self._n)
+        self.y, self.t, self.loss = x, t, loss
+        return loss
+
+    def __call__(self, x: Any, t: Any, train: bool = True) -> float:  # type: ignore[override]
+        return self.forward(x, t, train)
+
+    def backward(self, dout: Any = 1.0) -> Any:
+        if self._diff is None:
+            raise RuntimeError("MeanSquaredLoss.backward called before MeanSquaredLoss.forward")
+        return self._diff * (dout / self._n)
