@@ -1,0 +1,75 @@
+"""Figures (matplotlib, imported only here and only when a figure is drawn; Agg backend)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .fileio import atomic_write
+
+
+def pyplot() -> Any:
+    """matplotlib.pyplot with a non-interactive backend, or a clear error naming the extra."""
+    try:
+        import matplotlib  # noqa: PLC0415
+
+        if not os.environ.get("MPLBACKEND"):
+            matplotlib.use("Agg")
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+    except ImportError as exc:
+        raise ImportError("figures need matplotlib: pip install 'nnscratch[plot]'") from exc
+    return plt
+
+
+def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> Path:
+    """Save atomically (temp file + rename) and close the figure."""
+    path = Path(path)
+    fmt = path.suffix.lstrip(".") or "png"
+    try:
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight"))
+    finally:
+        pyplot().close(fig)
+
+
+def plot_history(history: Any, path: str | Path, title: str = "Training") -> Path:
+    """Loss per step (left) and accuracy per epoch (right) from a History or its dict."""
+    plt = pyplot()
+    h = history.to_dict() if hasattr(history, "to_dict") else dict(history)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    loss = np.asarray(h.get("loss", []), dtype=float)
+    ax1.plot(np.arange(1, len(loss) + 1), loss, lw=0.6, alpha=0.5, label="mini-batch loss")
+    if len(loss) >= 20:
+        k = max(len(loss) // 50, 5)
+        smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
+        ax1.plot(np.arange(k, len(loss) + 1), smooth, lw=1.5, label=f"moving mean ({k} steps)")
+    ax1.set(xlabel="step (mini-batches)", ylabel="cross-entropy loss", title=f"{title}: loss")
+    ax1.legend()
+    for key, label in (("train_acc", "train"), ("val_acc", "validation"), ("test_acc", "test")):
+        acc = [a for a in h.get(key, []) if a is not None]
+        if acc:
+            ax2.plot(np.arange(1, len(acc) + 1), 100 * np.asarray(acc), marker="o", label=label)
+    ax2.set(xlabel="epoch", ylabel="accuracy (%)", title=f"{title}: accuracy")
+    ax2.grid(alpha=0.3)
+    ax2.legend()
+    return save_figure(fig, path)
+
+
+def plot_confusion(cm: np.ndarray, path: str | Path, class_names: Sequence[str] | None = None, title: str = "Confusion matrix") -> Path:
+    """Confusion matrix: rows are true classes, columns predicted, cells show counts."""
+    plt = pyplot()
+    n = cm.shape[0]
+    names = list(class_names) if class_names is not None else [str(i) for i in range(n)]
+    fig, ax = plt.subplots(figsize=(7, 6))
+    im = ax.imshow(cm, cmap="Blues")
+    fig.colorbar(im, ax=ax, label="number of test images")
+    ax.set(xticks=range(n), yticks=range(n), xticklabels=names, yticklabels=names,
+           xlabel="predicted class", ylabel="true class", title=title)
+    plt.setp(ax.get_xticklabels(), rotation=45 if max(len(s) for s in names) > 2 else 0, ha="right")
+    thresh = cm.max() / 2 if cm.size else 0
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=7,
+                    color="white" if cm[i, j] > thresh else "black")
+    return save_figure(fig, path)
