@@ -142,3 +142,49 @@ def test_train_eval_modes_switch_dropout():
     t = np.zeros(4, dtype=np.int64)
     assert net.eval().loss(x, t) == net.loss(x, t)  # deterministic in eval mode
     np.testing.assert_array_equal(net.predict(x), x)
+
+
+def test_simple_conv_net_gradient_check():
+    rng = np.random.default_rng(6)
+    x, t = rng.standard_normal((3, 1, 10, 10)), rng.integers(0, 4, 3)
+    from nnscratch.models import SimpleConvNet
+
+    net = SimpleConvNet(input_dim=(1, 10, 10), conv_param={"filter_num": 3, "filter_size": 3, "pad": 1, "stride": 1},
+                        hidden_size=6, output_size=4, weight_init_std=0.3, seed=0, dtype="float64")
+    errors = gradient_check(net, x, t)
+    assert {"conv1.W", "conv1.b", "affine1.W", "affine2.b"} <= set(errors)
+    assert max(errors.values()) < 1e-6, errors
+
+
+def test_deep_conv_net_gradient_check():
+    from nnscratch.models import DeepConvNet
+
+    rng = np.random.default_rng(7)
+    x, t = rng.standard_normal((2, 1, 12, 12)), rng.integers(0, 3, 2)
+    params = [{"filter_num": n, "filter_size": 3, "pad": p, "stride": 1} for n, p in [(2, 1), (2, 1), (3, 1), (3, 2), (2, 1), (2, 1)]]
+    net = DeepConvNet(input_dim=(1, 12, 12), conv_params=params, hidden_size=5, output_size=3, seed=0, dtype="float64")
+    for k, p in net.params.items():  # zero biases put padded borders exactly on ReLU's kink
+        if k.endswith(".b"):
+            p[...] = rng.uniform(0.05, 0.2, p.shape)
+    net.loss(x, t, train=True)
+    for layer in net.layers.values():
+        if isinstance(layer, Dropout):
+            layer.fixed_mask = True
+    errors = gradient_check(net, x, t)
+    assert len([k for k in errors if k.startswith("conv")]) == 12
+    assert max(errors.values()) < 1e-6, errors
+
+
+def test_deep_conv_net_book_architecture_and_he_init():
+    from nnscratch.models import DeepConvNet
+
+    net = DeepConvNet(seed=0)
+    shapes = {k: v.shape for k, v in net.params.items() if k.endswith(".W")}
+    assert shapes == {"conv1.W": (16, 1, 3, 3), "conv2.W": (16, 16, 3, 3), "conv3.W": (32, 16, 3, 3),
+                      "conv4.W": (32, 32, 3, 3), "conv5.W": (64, 32, 3, 3), "conv6.W": (64, 64, 3, 3),
+                      "affine1.W": (1024, 50), "affine2.W": (50, 10)}
+    for k, v in net.params.items():
+        if k.endswith(".W"):
+            fan_in = int(np.prod(v.shape[1:])) if v.ndim == 4 else v.shape[0]
+            assert float(v.std()) == pytest.approx(np.sqrt(2.0 / fan_in), rel=0.25), k
+    assert net.predict(np.zeros((2, 1, 28, 28), np.float32)).shape == (2, 10)

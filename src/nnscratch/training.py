@@ -1,0 +1,368 @@
+"""Trainer (the book's common/trainer.py, ch. 6-7) with shuffled epochs, History, callbacks and resume.
+
+An epoch is one shuffled pass over the training data (the book samples batches with replacement);
+each step is one forward + backward (``network.gradient``) and one ``optimizer.update``.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from . import backend, serialization
+from .callbacks import (Callback, Checkpoint, EarlyStopping, NaNGuard, ProgressBar, TrainingDiverged,
+                        diverged_message, latest_checkpoint)
+from .fileio import atomic_write
+from .optimizers import Optimizer, get_optimizer
+
+__all__ = ["Trainer", "History", "Callback", "ProgressBar", "Checkpoint", "EarlyStopping", "NaNGuard",
+           "TrainingDiverged", "latest_checkpoint"]
+
+CHECKPOINT_KIND = "nnscratch-trainer-checkpoint"
+
+
+@dataclass
+class History:
+    """Loss per step; loss mean, train/val/test accuracy, wall time and learning rate per epoch."""
+
+    loss: list[float] = field(default_factory=list)
+    epoch_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+    test_acc: list[float] = field(default_factory=list)
+    epoch_time: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    final_test_acc: float | None = None
+
+    @property
+    def epochs(self) -> int:
+        return len(self.epoch_time)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (plain floats and lists)."""
+        return {f.name: (list(map(float, v)) if isinstance(v := getattr(self, f.name), list) else v)
+                for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "History":
+        """Inverse of to_dict; unknown keys are an error."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"History.from_dict: unknown keys {unknown}; expected some of {sorted(names)}")
+        return cls(**{k: (list(map(float, v)) if isinstance(v, list) else v) for k, v in d.items()})
+
+    def save_json(self, path: str | os.PathLike[str]) -> Path:
+        """Write to_dict() as JSON, atomically."""
+        text = json.dumps(self.to_dict())
+        return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+    @classmethod
+    def load_json(cls, path: str | os.PathLike[str]) -> "History":
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def _rng_state(gen: np.random.Generator) -> dict[str, Any]:
+    return serialization.to_jsonable(gen.bit_generator.state, "rng state")
+
+
+def _layer_generators(network: Any) -> dict[str, np.random.Generator]:
+    """Every numpy Generator a layer carries (e.g. Dropout's), by "layer.attribute"."""
+    return {f"{name}.{attr}": v for name, layer in network.layers.items()
+            for attr, v in vars(layer).items() if isinstance(v, np.random.Generator)}
+
+
+def _as_data(x: Any) -> Any:
+    return x if x is None or hasattr(x, "shape") else np.asarray(x)
+
+
+def _int(name: str, v: Any, lo: int = 1) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    return int(v)
+
+
+def _count_keys(callbacks: list[Callback]) -> list[tuple[str, Callback]]:
+    """Stable names "Class#k" for callbacks, used to file their state in a checkpoint."""
+    counts: dict[str, int] = {}
+    out = []
+    for cb in callbacks:
+        name = type(cb).__name__
+        counts[name] = counts.get(name, 0) + 1
+        out.append((f"{name}#{counts[name]}", cb))
+    return out
+
+
+class Trainer:
+    """Train ``network`` with mini-batches (the book's Trainer signature, plus keyword-only extras).
+
+    ``seed`` drives the data shuffling (the network's own seed drives its init and dropout).
+    ``progress``: None = a bar when verbose, True = always, False = never. ``nan_guard`` stops
+    with TrainingDiverged on a NaN/inf loss or gradient, with numpy's warnings silenced.
+    """
+
+    def __init__(
+        self,
+        network: Any,
+        x_train: Any,
+        t_train: Any,
+        x_test: Any = None,
+        t_test: Any = None,
+        epochs: int = 20,
+        mini_batch_size: int = 100,
+        optimizer: str | Optimizer = "SGD",
+        optimizer_param: dict[str, Any] | None = None,
+        evaluate_sample_num_per_epoch: int | None = None,
+        verbose: bool = True,
+        *,
+        x_val: Any = None,
+        t_val: Any = None,
+        seed: int | np.random.Generator | None = None,
+        callbacks: Iterable[Callback] = (),
+        progress: bool | None = None,
+        nan_guard: bool = True,
+        eval_batch_size: int = 1000,
+    ) -> None:
+        self.network = network
+        self.x_train, self.t_train = _as_data(x_train), _as_data(t_train)
+        self.x_test, self.t_test, self.x_val, self.t_val = map(_as_data, (x_test, t_test, x_val, t_val))
+        for name, x, t in (("train", self.x_train, self.t_train), ("test", self.x_test, self.t_test),
+                           ("val", self.x_val, self.t_val)):
+            if (x is None) != (t is None):
+                raise ValueError(f"give both x_{name} and t_{name}, or neither")
+            if x is not None and len(x) != len(t):
+                raise ValueError(f"x_{name} has {len(x)} samples but t_{name} has {len(t)} labels")
+        if self.x_train is None or len(self.x_train) == 0:
+            raise ValueError("x_train must hold at least one sample")
+        self.epochs, self.batch_size = _int("epochs", epochs, 0), _int("mini_batch_size", mini_batch_size)
+        self.eval_batch_size, self.verbose = _int("eval_batch_size", eval_batch_size), bool(verbose)
+        n_eval = evaluate_sample_num_per_epoch
+        self.evaluate_sample_num_per_epoch = None if n_eval is None else _int("evaluate_sample_num_per_epoch", n_eval)
+        if optimizer_param is None and not isinstance(optimizer, Optimizer):
+            optimizer_param = {"lr": 0.01}
+        self.optimizer = get_optimizer(optimizer, **(optimizer_param or {}))
+        self.seed = seed if isinstance(seed, (int, np.integer)) or seed is None else None
+        self.rng = backend.rng(seed)
+        user = list(callbacks)
+        for cb in user:
+            if not isinstance(cb, Callback):
+                raise ValueError(f"callbacks must be Callback instances, got {type(cb).__name__}")
+        bar = [ProgressBar(explicit=bool(progress))] if (progress or (progress is None and verbose)) else []
+        if any(isinstance(cb, ProgressBar) for cb in user):
+            bar = []
+        guard = [NaNGuard()] if nan_guard and not any(isinstance(cb, NaNGuard) for cb in user) else []
+        # checkpoints run last at an epoch's end so they see every other callback's new state
+        ckpts = [cb for cb in user if isinstance(cb, Checkpoint)]
+        self.callbacks: list[Callback] = bar + [cb for cb in user if cb not in ckpts] + guard + ckpts
+        self.guarded = any(isinstance(cb, NaNGuard) for cb in self.callbacks)
+        self.train_size = len(self.x_train)
+        self.iter_per_epoch = math.ceil(self.train_size / self.batch_size)
+        self.history = History()
+        self.current_iter = self.current_epoch = self.steps_in_epoch = 0
+        self.last_loss: float | None = None
+        self.stop_training = False
+        self._batches: list[Any] | None = None
+        self._epoch_start = 0.0
+
+    # ---- the book's attribute names ------------------------------------------------------
+    @property
+    def max_iter(self) -> int:
+        return self.epochs * self.iter_per_epoch
+
+    @property
+    def train_loss_list(self) -> list[float]:
+        return self.history.loss
+
+    @property
+    def train_acc_list(self) -> list[float]:
+        return self.history.train_acc
+
+    @property
+    def test_acc_list(self) -> list[float]:
+        return self.history.test_acc
+
+    # ---- one step ------------------------------------------------------------------------
+    def _errstate(self) -> Any:
+        return np.errstate(all="ignore") if self.guarded else contextlib.nullcontext()
+
+    def _update(self, x: Any, t: Any) -> float:
+        net = self.network
+        with self._errstate():
+            try:
+                grads = net.gradient(x, t)
+            except ValueError as exc:
+                msg = str(exc)
+                finite_input = bool(np.isfinite(np.asarray(backend.to_numpy(x), dtype=np.float64)).all())
+                if self.guarded and finite_input and ("non-finite" in msg or "nan" in msg.lower()):
+                    raise TrainingDiverged(diverged_message(self, msg.split(" — ")[0])) from None
+                raise
+            loss = float(net.last_loss)
+            for cb in self.callbacks:
+                cb.on_backward_end(self, loss, grads)
+            self.optimizer.update(net.params, grads)
+        self.current_iter += 1
+        self.last_loss = loss
+        self.history.loss.append(loss)
+        return loss
+
+    def step(self, x_batch: Any = None, t_batch: Any = None) -> float:
+        """One update; without a batch, the next mini-batch of the shuffled epoch (book: train_step)."""
+        if x_batch is not None or t_batch is not None:
+            if x_batch is None or t_batch is None or len(x_batch) != len(t_batch):
+                raise ValueError("step(x_batch, t_batch) needs both, with the same number of samples")
+            return self._update(x_batch, t_batch)
+        if self._batches is None:
+            perm = self.rng.permutation(self.train_size)
+            self._batches = [perm[i:i + self.batch_size] for i in range(0, self.train_size, self.batch_size)]
+            self.steps_in_epoch = 0
+            self._epoch_start = time.perf_counter()
+            for cb in self.callbacks:
+                cb.on_epoch_begin(self)
+        idx = self._batches[self.steps_in_epoch]
+        loss = self._update(self.x_train[idx], self.t_train[idx])
+        self.steps_in_epoch += 1
+        for cb in self.callbacks:
+            cb.on_step_end(self)
+        if self.steps_in_epoch == len(self._batches):
+            self._end_epoch()
+        return loss
+
+    train_step = step
+
+    # ---- epochs ------------------------------------------------------------------------------
+    def evaluate(self, sample_num: int | None = None) -> dict[str, float]:
+        """Accuracy on train/val/test (first ``sample_num`` samples of each, else all) in eval mode."""
+        n = sample_num if sample_num is not None else self.evaluate_sample_num_per_epoch
+        out: dict[str, float] = {}
+        self.network.eval()
+        try:
+            with self._errstate():
+                for key, x, t in (("train_acc", self.x_train, self.t_train), ("val_acc", self.x_val, self.t_val),
+                                  ("test_acc", self.x_test, self.t_test)):
+                    if x is not None:
+                        x, t = (x, t) if n is None else (x[:n], t[:n])
+                        out[key] = float(self.network.accuracy(x, t, batch_size=self.eval_batch_size))
+        finally:
+            self.network.train()
+        return out
+
+    def _end_epoch(self) -> None:
+        h = self.history
+        self.current_epoch += 1
+        accs = self.evaluate()
+        for key, value in accs.items():
+            getattr(h, key).append(value)
+        h.epoch_loss.append(float(np.mean(h.loss[-self.steps_in_epoch:])))
+        h.epoch_time.append(time.perf_counter() - self._epoch_start)
+        h.lr.append(float(getattr(self.optimizer, "lr", float("nan"))))
+        self._batches = None
+        for cb in self.callbacks:
+            cb.on_epoch_end(self)
+        if self.verbose:
+            parts = [f"epoch:{self.current_epoch}", f"loss:{h.epoch_loss[-1]:.4f}"]
+            parts += [f"{k.replace('_', ' ')}:{v:.4f}" for k, v in accs.items()]
+            print("=== " + ", ".join(parts) + f" ({h.epoch_time[-1]:.1f}s) ===")
+
+    def train(self, resume_from: str | os.PathLike[str] | None = None) -> History:
+        """Run until ``epochs`` epochs are done (or a callback stops it); returns the History."""
+        if resume_from is not None:
+            self.load_checkpoint(resume_from)
+        self.stop_training = False
+        self.network.train()
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        try:
+            while self.current_epoch < self.epochs and not self.stop_training:
+                self.step()
+        finally:
+            for cb in self.callbacks:
+                cb.on_train_end(self)
+        if self.x_test is not None and self.history.epochs:
+            self.history.final_test_acc = self.evaluate(sample_num=len(self.x_test))["test_acc"]
+            if self.verbose:
+                print("=============== Final Test Accuracy ===============")
+                print(f"test acc:{self.history.final_test_acc:.4f}")
+        return self.history
+
+    # ---- checkpoints -------------------------------------------------------------------------
+    def checkpoint_state(self) -> dict[str, Any]:
+        """Everything besides model and optimizer that a resumed run needs (JSON-able)."""
+        if self._batches is not None:
+            raise ValueError("checkpoints are taken between epochs; this trainer is in the middle of one")
+        return {
+            "kind": CHECKPOINT_KIND,
+            "epoch": self.current_epoch,
+            "iter": self.current_iter,
+            "history": self.history.to_dict(),
+            "rng": _rng_state(self.rng),
+            "layer_rngs": {k: _rng_state(g) for k, g in _layer_generators(self.network).items()},
+            "callbacks": {key: cb.state_dict() for key, cb in _count_keys(self.callbacks)},
+            "trainer": {"epochs": self.epochs, "mini_batch_size": self.batch_size,
+                        "evaluate_sample_num_per_epoch": self.evaluate_sample_num_per_epoch,
+                        "seed": None if self.seed is None else int(self.seed)},
+        }
+
+    def save_checkpoint(self, path: str | os.PathLike[str]) -> Path:
+        """Model + optimizer + history + epoch + RNG states, one atomic .npz (serialization.save)."""
+        return serialization.save(self.network, path, self.optimizer, extra=self.checkpoint_state())
+
+    def _restore(self, extra: Any, path: Any) -> None:
+        if not isinstance(extra, dict) or extra.get("kind") != CHECKPOINT_KIND:
+            raise serialization.ModelFileError(f"{path}: a saved model, not a Trainer checkpoint (no training state)")
+        self.history = History.from_dict(extra["history"])
+        self.current_epoch, self.current_iter = int(extra["epoch"]), int(extra["iter"])
+        self.rng.bit_generator.state = extra["rng"]
+        gens = _layer_generators(self.network)
+        for key, state in extra["layer_rngs"].items():
+            if key not in gens:
+                raise ValueError(f"{path}: checkpoint has RNG state for {key!r} but the network has no such generator")
+            gens[key].bit_generator.state = state
+        for key, cb in _count_keys(self.callbacks):
+            state = extra.get("callbacks", {}).get(key)
+            if state:
+                cb.load_state_dict(state)
+        self._batches, self.steps_in_epoch = None, 0
+        self.last_loss = self.history.loss[-1] if self.history.loss else None
+
+    def load_checkpoint(self, path: str | os.PathLike[str]) -> None:
+        """Restore this trainer's network, optimizer and training state from a checkpoint (file or dir)."""
+        path = latest_checkpoint(path) if Path(path).is_dir() else Path(path)
+        model, opt, extra = serialization.load_checkpoint(path)
+        own = json.loads(json.dumps(serialization.to_jsonable(self.network.get_config(), "architecture")))
+        if own != model.get_config():
+            raise ValueError(f"{path}: the checkpoint's architecture differs from this trainer's network")
+        try:
+            self.network.load_state_dict(model.state_dict())
+        except ValueError as exc:
+            raise ValueError(f"{path}: the checkpoint's architecture differs from this trainer's network: {exc}") from None
+        if opt is None:
+            raise ValueError(f"{path}: the checkpoint holds no optimizer state")
+        if type(opt) is not type(self.optimizer):
+            raise ValueError(f"{path}: checkpoint optimizer is {type(opt).__name__}, "
+                             f"this trainer uses {type(self.optimizer).__name__}")
+        self.optimizer.load_state_dict(opt.state_dict())
+        self._restore(extra, path)
+
+    @classmethod
+    def resume(cls, checkpoint_path: str | os.PathLike[str], x_train: Any, t_train: Any,
+               x_test: Any = None, t_test: Any = None, **kwargs: Any) -> "Trainer":
+        """A Trainer rebuilt from a checkpoint (network, optimizer, history, RNGs); call train() to go on."""
+        path = latest_checkpoint(checkpoint_path) if Path(checkpoint_path).is_dir() else Path(checkpoint_path)
+        model, opt, extra = serialization.load_checkpoint(path)
+        if opt is None or not isinstance(extra, dict) or extra.get("kind") != CHECKPOINT_KIND:
+            raise serialization.ModelFileError(f"{path}: a saved model, not a Trainer checkpoint")
+        for key, value in extra["trainer"].items():
+            if key != "seed":
+                kwargs.setdefault(key, value)
+        if "optimizer" in kwargs or "optimizer_param" in kwargs:
+            raise ValueError("resume() restores the checkpoint's optimizer; do not pass optimizer/optimizer_param")
+        trainer = cls(model, x_train, t_train, x_test, t_test, optimizer=opt, **kwargs)
+        trainer._restore(extra, path)
+        return trainer
