@@ -179,7 +179,11 @@ class ProgressBar(Callback):
         total = trainer.iter_per_epoch
         desc = f"epoch {trainer.current_epoch + 1}/{trainer.epochs}"
         if self._tqdm is not None:
-            self._bar = self._tqdm(total=total, desc=desc, leave=True, file=self._out(), dynamic_ncols=True)
+            out = self._out()
+            tty = bool(getattr(out, "isatty", lambda: False)())
+            # in a log file (not a terminal) refresh rarely, so the log stays readable
+            self._bar = self._tqdm(total=total, desc=desc, leave=True, file=out, dynamic_ncols=True,
+                                   mininterval=0.1 if tty else 30.0)
         self._every = max(1, total // 10)
 
     def on_step_end(self, trainer: Any) -> None:

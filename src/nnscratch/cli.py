@@ -94,15 +94,22 @@ def cmd_train(args: argparse.Namespace) -> int:
         (x_train, t_train), (x_val, t_val) = train_val_split(x_train, t_train, val_ratio=args.val_split, seed=args.seed)
     model = build_model(args)
     lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
+    optimizer_param: dict[str, Any] = {"lr": lr}
+    steps = args.epochs * -(-len(x_train) // args.batch_size)
+    if args.schedule == "cosine":
+        optimizer_param["lr_schedule"] = {"name": "cosine", "lr": lr, "total_steps": steps}
+    elif args.schedule == "step":
+        optimizer_param["lr_schedule"] = {"name": "step", "lr": lr, "step_size": max(steps // 3, 1), "gamma": 0.1}
     callbacks: list[Any] = [Checkpoint(out / "checkpoint.npz")]
     if not args.quiet:
         callbacks.append(ProgressBar())
     trainer = Trainer(
         model, x_train, t_train, x_test, t_test, epochs=args.epochs, mini_batch_size=args.batch_size,
-        optimizer=args.optimizer, optimizer_param={"lr": lr}, verbose=not args.quiet,
+        optimizer=args.optimizer, optimizer_param=optimizer_param, verbose=not args.quiet,
         x_val=x_val, t_val=t_val, seed=args.seed, callbacks=callbacks,
     )
-    print(f"model: {args.model} ({model.num_params():,} parameters), optimizer: {args.optimizer} lr={lr}, "
+    print(f"model: {args.model} ({model.num_params():,} parameters), optimizer: {args.optimizer} lr={lr} "
+          f"({args.schedule} schedule), "
           f"{args.epochs} epochs of batch {args.batch_size}")
     history = trainer.train(resume_from=args.resume) if args.resume else trainer.train()
     test_acc = model.accuracy(x_test, t_test)
@@ -213,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, default=100, help="mini-batch size")
     t.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="update rule (ch. 6.1)")
     t.add_argument("--lr", type=float, default=None, help="learning rate (default per optimizer: sgd 0.1, adam 0.001, ...)")
+    t.add_argument("--schedule", choices=("cosine", "step", "none"), default="cosine",
+                   help="learning-rate schedule over the run: cosine decay to 0, step (x0.1 every third), or constant")
     t.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay lambda (ch. 6.4.1), mlp only")
     t.add_argument("--dropout", type=float, default=0.0, help="dropout ratio after each hidden layer (0 = off), mlp only")
     t.add_argument("--batchnorm", action="store_true", help="batch normalization after each hidden Affine (ch. 6.3), mlp only")

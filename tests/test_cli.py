@@ -1,0 +1,116 @@
+"""The `nnscratch` command end to end on the shipped MNIST sample (no network)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from nnscratch import serialization
+from nnscratch.cli import main
+from nnscratch.datasets import load_mnist_sample
+from nnscratch.images import load_digit, to_mnist
+
+PIL = pytest.importorskip("PIL.Image")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    code = main(["train", "--model", "mlp", "--hidden", "128", "--dataset", "mnist-sample", "--epochs", "4",
+                 "--seed", "0", "--quiet", "--out", str(out)])
+    assert code == 0
+    return out
+
+
+def test_train_writes_model_history_and_figure(trained, capsys):
+    for name in ("model.npz", "history.json", "training.png", "checkpoint.npz"):
+        assert (trained / name).stat().st_size > 0, name
+    history = json.loads((trained / "history.json").read_text())
+    assert len(history["test_acc"]) == 4
+    assert history["test_acc"][-1] > 0.85
+
+
+def test_evaluate_prints_accuracy_and_writes_confusion(trained, capsys):
+    assert main(["evaluate", str(trained / "model.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "test accuracy" in out and "per-class accuracy" in out
+    result = json.loads((trained / "evaluation.json").read_text())
+    cm = np.array(result["confusion"])
+    assert cm.shape == (10, 10) and cm.sum() == 1000
+    assert result["accuracy"] == pytest.approx(np.trace(cm) / 1000)
+    assert (trained / "confusion.png").stat().st_size > 0
+
+
+def _render_black_on_white(digit28: np.ndarray, size: int = 200):
+    img = PIL.fromarray((255 * (1.0 - digit28)).astype(np.uint8)).resize((size, size), PIL.BILINEAR)
+    return img
+
+
+def test_predict_black_on_white_200px_png_of_test_digits(trained, tmp_path, capsys):
+    model = serialization.load(trained / "model.npz")
+    _, (x_test, t_test) = load_mnist_sample(flatten=False)
+    direct = model.predict(x_test[:40]).argmax(axis=1)
+    picks = [i for i in range(40) if direct[i] == t_test[i]][:20]
+    agree = 0
+    for i in picks:
+        path = tmp_path / f"digit{i}.png"
+        _render_black_on_white(x_test[i, 0]).save(path)
+        agree += int(model.predict(load_digit(path).reshape(1, 1, 28, 28)).argmax() == t_test[i])
+    assert agree >= 0.9 * len(picks)
+    # and through the command: the first correctly classified digit
+    first = picks[0]
+    assert main(["predict", str(trained / "model.npz"), str(tmp_path / f"digit{first}.png")]) == 0
+    out = capsys.readouterr().out
+    assert out.split(": ", 1)[1].startswith(f"{t_test[first]} (")
+
+
+def test_preprocessing_inverts_light_background_and_centres():
+    _, (x_test, _) = load_mnist_sample(flatten=False)
+    digit = x_test[0, 0]
+    img = np.asarray(_render_black_on_white(digit), dtype=np.float32) / 255
+    out = to_mnist(img)
+    assert out.shape == (28, 28) and out.dtype == np.float32
+    assert out[0].max() == 0 and out[:, 0].max() == 0  # background black again
+    ys, xs = np.indices(out.shape)
+    assert abs((ys * out).sum() / out.sum() - 14.0) < 1.0 and abs((xs * out).sum() / out.sum() - 14.0) < 1.0
+    assert np.corrcoef(out.ravel(), digit.ravel())[0, 1] > 0.85
+
+
+def test_predict_rejects_blank_and_unreadable_images(trained, tmp_path, capsys):
+    blank = tmp_path / "blank.png"
+    PIL.new("L", (50, 50), 255).save(blank)
+    assert main(["predict", str(trained / "model.npz"), str(blank)]) == 2
+    assert "blank" in capsys.readouterr().err
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"not an image")
+    assert main(["predict", str(trained / "model.npz"), str(junk)]) == 2
+    assert "cannot read image" in capsys.readouterr().err
+
+
+def test_bad_model_file_is_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "model.npz"
+    bad.write_bytes(b"\x00" * 100)
+    assert main(["evaluate", str(bad)]) == 2
+    assert "model.npz" in capsys.readouterr().err
+
+
+def test_help_lists_every_subcommand_and_defaults(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for cmd in ("train", "evaluate", "predict", "data"):
+        assert cmd in out
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "(default: 10)" in capsys.readouterr().out
+
+
+def test_nan_guard_message_with_huge_learning_rate(tmp_path, capsys):
+    code = main(["train", "--model", "mlp", "--dataset", "mnist-sample", "--train-size", "2000", "--optimizer", "sgd",
+                 "--lr", "10", "--schedule", "none", "--epochs", "1", "--quiet", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "step" in err and "learning rate" in err
+    assert "RuntimeWarning" not in err
