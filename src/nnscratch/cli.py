@@ -201,8 +201,17 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows '(default: X)' after each option, except where there is no default to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.default is False:
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = _HelpFormatter
     p = argparse.ArgumentParser(prog="nnscratch", formatter_class=fmt,
                                 description="Deep Learning from Scratch (ch. 1-8): train, evaluate and use networks on MNIST.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__import__('nnscratch').__version__}")
@@ -238,8 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="accuracy, per-class accuracy and a confusion matrix", formatter_class=fmt)
     e.add_argument("model", help="a model.npz written by `nnscratch train`")
-    e.add_argument("--dataset", choices=DATASETS, default=None, help="test set to use (default: the one it was trained on)")
-    e.add_argument("--out", default=None, help="where confusion.png and evaluation.json go (default: the model's directory)")
+    e.add_argument("--dataset", choices=DATASETS, default=None, help="test set to use; without it, the one the model was trained on")
+    e.add_argument("--out", default=None, help="where confusion.png and evaluation.json go; without it, the model's directory")
     e.set_defaults(func=cmd_evaluate)
 
     pr = sub.add_parser("predict", help="classify digit images (PNG/JPEG of any size)", formatter_class=fmt,
@@ -262,6 +271,13 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_subcommands(sub, fmt)
+
+    try:
+        from .tune import add_tune_subcommand  # noqa: PLC0415
+    except ImportError:
+        pass
+    else:
+        add_tune_subcommand(sub, fmt)
     return p
 
 

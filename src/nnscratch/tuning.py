@@ -113,11 +113,14 @@ def book_model(params: Mapping[str, float], seed: int) -> Any:
 
 def run_trial(params: Mapping[str, float], x_train: Any, t_train: Any, x_val: Any, t_val: Any, *,
               epochs: int = 50, batch_size: int = 100, optimizer: str = "sgd", seed: int = 0, number: int = 0,
-              build_model: Callable[[Mapping[str, float], int], Any] = book_model) -> Trial:
+              build_model: Callable[[Mapping[str, float], int], Any] = book_model,
+              on_epoch: Callable[[Trial], Any] | None = None) -> Trial:
     """Train one setting and record train/validation accuracy after every epoch.
 
     ``params['lr']`` goes to the optimizer, everything to ``build_model(params, seed)``. A diverging
     run is kept with status ``failed: ...`` and its accuracies so far (the book just scores it low).
+    ``on_epoch(trial)`` runs after each epoch's accuracies are recorded; what it raises (e.g. a
+    pruning signal) propagates.
     """
     from .optimizers import get_optimizer  # noqa: PLC0415
 
@@ -129,6 +132,8 @@ def run_trial(params: Mapping[str, float], x_train: Any, t_train: Any, x_val: An
     def record(_: int) -> None:
         trial.train_acc.append(model.accuracy(x_train, t_train))
         trial.val_acc.append(model.accuracy(x_val, t_val))
+        if on_epoch is not None:
+            on_epoch(trial)
 
     try:
         train_epochs(model, opt, x_train, t_train, epochs, batch_size, seed=seed + 1, on_epoch=record)

@@ -49,6 +49,9 @@ class Sequential:
             self.layers[name] = layer
         if not self.layers:
             raise ValueError("Sequential needs at least one layer")
+        first = next(iter(self.layers.values()))
+        if hasattr(first, "input_grad"):
+            first.input_grad = False  # nobody reads the gradient w.r.t. the data: skip col2im there
         self.last_layer = loss_layer
         self.weight_decay_lambda = float(weight_decay_lambda)
         self.training = True
