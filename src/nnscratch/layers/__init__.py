@@ -8,10 +8,7 @@ from .dropout import Dropout
 from .loss import MeanSquaredLoss, SoftmaxWithLoss
 from .normalization import BatchNormalization
 
-try:  # layers/conv.py is written in parallel; this guard goes once it lands
-    from .conv import AveragePooling, Convolution, Flatten, MaxPooling, Pooling, col2im, im2col
-except ImportError:  # pragma: no cover
-    pass
+from .conv import AveragePooling, Convolution, Flatten, MaxPooling, Pooling, col2im, im2col
 
 __all__ = [
     "LAYER_REGISTRY",
@@ -25,6 +22,11 @@ __all__ = [
     "MeanSquaredLoss",
     "Dropout",
     "BatchNormalization",
+    "Convolution",
+    "Pooling",
+    "MaxPooling",
+    "AveragePooling",
+    "Flatten",
+    "im2col",
+    "col2im",
 ]
-if "Convolution" in globals():
-    __all__ += ["Convolution", "Pooling", "MaxPooling", "AveragePooling", "Flatten", "im2col", "col2im"]

@@ -9,8 +9,17 @@ from typing import Any, Sequence
 
 from .. import backend
 from ..initializers import init_weight
-from .. import layers as L
-from ..layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss, Tanh
+from ..layers import (
+    Affine,
+    BatchNormalization,
+    Convolution,
+    Dropout,
+    Pooling,
+    Relu,
+    Sigmoid,
+    SoftmaxWithLoss,
+    Tanh,
+)
 from ..layers.base import Layer
 from .sequential import Sequential
 
@@ -30,10 +39,10 @@ def _dense(n_in: int, n_out: int, init: Any, rng: Any, dtype: Any) -> Affine:
     return Affine(W=init_weight((n_in, n_out), init, rng=rng, dtype=dtype), b=xp.zeros(n_out, dtype=dtype))
 
 
-def _conv(fn: int, c: int, size: int, init: Any, rng: Any, dtype: Any, stride: int = 1, pad: int = 0) -> Layer:
+def _conv(fn: int, c: int, size: int, init: Any, rng: Any, dtype: Any, stride: int = 1, pad: int = 0) -> Convolution:
     xp = backend.xp
     W = init_weight((fn, c, size, size), init, rng=rng, dtype=dtype)
-    return L.Convolution(W=W, b=xp.zeros(fn, dtype=dtype), stride=stride, pad=pad)
+    return Convolution(W=W, b=xp.zeros(fn, dtype=dtype), stride=stride, pad=pad)
 
 
 def _batchnorm(n: int, dtype: Any) -> BatchNormalization:
@@ -124,7 +133,7 @@ class SimpleConvNet(Sequential):
         p = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1, **(conv_param or {})}
         c, h, w = input_dim
         conv = _conv(p["filter_num"], c, p["filter_size"], weight_init_std, rng, dtype, p["stride"], p["pad"])
-        pool = L.Pooling(2, 2, stride=2)
+        pool = Pooling(2, 2, stride=2)
         flat = 1
         for d in pool.output_shape(conv.output_shape((c, h, w))):
             flat *= d
@@ -176,7 +185,7 @@ class DeepConvNet(Sequential):
             layers += [conv, Relu()]
             shape = conv.output_shape(shape)
             if i % 2 == 1:
-                pool = L.Pooling(2, 2, stride=2)
+                pool = Pooling(2, 2, stride=2)
                 layers.append(pool)
                 shape = pool.output_shape(shape)
         flat = 1
