@@ -107,6 +107,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         model, x_train, t_train, x_test, t_test, epochs=args.epochs, mini_batch_size=args.batch_size,
         optimizer=args.optimizer, optimizer_param=optimizer_param, verbose=not args.quiet,
         x_val=x_val, t_val=t_val, seed=args.seed, callbacks=callbacks,
+        evaluate_sample_num_per_epoch=args.eval_samples or None,
     )
     print(f"model: {args.model} ({model.num_params():,} parameters), optimizer: {args.optimizer} lr={lr} "
           f"({args.schedule} schedule), "
@@ -240,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0, help="seed for initialisation, shuffling and dropout")
     t.add_argument("--train-size", type=int, default=None, help="use only the first N training images")
     t.add_argument("--val-split", type=float, default=0.0, help="hold out this fraction of training data for validation")
+    t.add_argument("--eval-samples", type=int, default=10000,
+                   help="per-epoch accuracies use the first N training/validation/test images (0 = all)")
     t.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue from a checkpoint.npz written by an earlier run")
     t.add_argument("--out", default="runs/train", help="directory receiving model.npz, history.json, training.png")
     t.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")

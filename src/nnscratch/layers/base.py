@@ -54,6 +54,23 @@ class Layer:
         return f"{type(self).__name__}({inner})"
 
 
+def weight_and_bias(layer: str, W: Any, b: Any, ndim: int, w_shape: str) -> tuple[Any, Any]:
+    """Validate W (ndim-D, float) and b (one entry per output); b takes W's dtype."""
+    from .. import backend  # noqa: PLC0415
+
+    xp = backend.xp
+    W = xp.asarray(W)
+    if not xp.issubdtype(W.dtype, xp.floating):
+        W = W.astype(backend.default_dtype())
+    if W.ndim != ndim:
+        raise ValueError(f"{layer} needs a {ndim}-D weight W of shape {w_shape}, got shape {W.shape}")
+    outputs = W.shape[1] if ndim == 2 else W.shape[0]
+    b = xp.asarray(b)
+    if b.shape != (outputs,):
+        raise ValueError(f"{layer} bias b must have shape ({outputs},) to match W {W.shape}, got {b.shape}")
+    return W, b.astype(W.dtype, copy=False)
+
+
 def layer_from_config(class_name: str, config: dict[str, Any], arrays: dict[str, Any]) -> Layer:
     """Rebuild a layer by class name from its config and its param/buffer arrays."""
     try:

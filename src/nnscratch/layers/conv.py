@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import backend
 from .activations import _check_dout, _float_input
-from .base import Layer
+from .base import Layer, weight_and_bias
 from .im2col import ColumnPlan, col2im, column_plan, im2col, output_hw, pad_image
 
 __all__ = ["Convolution", "Pooling", "MaxPooling", "AveragePooling", "Flatten", "im2col", "col2im"]
@@ -42,17 +42,10 @@ class Convolution(Layer):
     def __init__(self, W: Any, b: Any, stride: int = 1, pad: int = 0) -> None:
         super().__init__()
         xp = backend.xp
-        W = xp.asarray(W)
-        if not xp.issubdtype(W.dtype, xp.floating):
-            W = W.astype(backend.default_dtype())
-        if W.ndim != 4:
-            raise ValueError(f"Convolution needs a 4-D weight W of shape (FN, C, FH, FW), got shape {W.shape}")
-        b = xp.asarray(b)
-        if b.shape != (W.shape[0],):
-            raise ValueError(f"Convolution bias b must have shape ({W.shape[0]},) to match W {W.shape}, got {b.shape}")
+        W, b = weight_and_bias("Convolution", W, b, 4, "(FN, C, FH, FW)")
         self.stride = _check_int("stride", stride, 1)
         self.pad = _check_int("pad", pad, 0)
-        self.params = {"W": W, "b": b.astype(W.dtype, copy=False)}
+        self.params = {"W": W, "b": b}
         self.grads = {"W": xp.zeros_like(W), "b": xp.zeros_like(self.params["b"])}
         self.x: Any = None  # the input, cached for backward (columns are rebuilt chunk by chunk)
         self._scratch: dict[tuple, Any] = {}  # work buffers and plans, reused between calls

@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import backend
 from .activations import _check_dout, _float_input
-from .base import Layer
+from .base import Layer, weight_and_bias
 
 
 class Affine(Layer):
@@ -21,16 +21,7 @@ class Affine(Layer):
     def __init__(self, W: Any, b: Any) -> None:
         super().__init__()
         xp = backend.xp
-        W = xp.asarray(W)
-        if not xp.issubdtype(W.dtype, xp.floating):
-            W = W.astype(backend.default_dtype())
-        if W.ndim != 2:
-            raise ValueError(f"Affine needs a 2-D weight W of shape (in_features, out_features), got shape {W.shape}")
-        b = xp.asarray(b)
-        if b.shape != (W.shape[1],):
-            raise ValueError(f"Affine bias b must have shape ({W.shape[1]},) to match W {W.shape}, got {b.shape}")
-        if b.dtype != W.dtype:
-            b = b.astype(W.dtype)
+        W, b = weight_and_bias("Affine", W, b, 2, "(in_features, out_features)")
         self.params = {"W": W, "b": b}
         self.grads = {"W": xp.zeros_like(W), "b": xp.zeros_like(b)}
         self.x: Any = None  # the input as (N, D), cached for dW

@@ -28,7 +28,16 @@ def _check_loss(layer: Layer, loss: float) -> float:
     return loss
 
 
-class SoftmaxWithLoss(Layer):
+class LossLayer(Layer):
+    """A loss layer: ``forward(x, t) -> float``, ``backward(dout=1.0) -> dx``; ends a network."""
+
+    prefix = "loss"
+
+    def __call__(self, x: Any, t: Any, train: bool = True) -> float:  # type: ignore[override]
+        return self.forward(x, t, train)
+
+
+class SoftmaxWithLoss(LossLayer):
     """Softmax + cross-entropy (ch. 5.6.3): L = -1/N sum_n log softmax(x)[n, t_n]; dx = (y - t) / N.
 
     ``t``: integer labels (N,) or one-hot (N, C) (a single sample (C,) works too); ``y`` holds the
@@ -60,9 +69,6 @@ class SoftmaxWithLoss(Layer):
         self.y, self.t, self.loss, self._x_shape = xp.exp(logp), labels, loss, x_shape
         return loss
 
-    def __call__(self, x: Any, t: Any, train: bool = True) -> float:  # type: ignore[override]
-        return self.forward(x, t, train)
-
     def backward(self, dout: Any = 1.0) -> Any:
         if self.y is None:
             raise RuntimeError("SoftmaxWithLoss.backward called before SoftmaxWithLoss.forward")
@@ -73,7 +79,7 @@ class SoftmaxWithLoss(Layer):
         return dx.reshape(self._x_shape)
 
 
-class MeanSquaredLoss(Layer):
+class MeanSquaredLoss(LossLayer):
     """Identity output + mean squared error (ch. 4.2.1): L = 1/2 sum (y - t)^2 / N; dx = (y - t) / N.
 
     ``t`` has the scores' shape; integer labels (N,) for scores (N, C) are one-hot encoded.
@@ -109,9 +115,6 @@ class MeanSquaredLoss(Layer):
         loss = _check_loss(self, 0.5 * float(xp.sum(self._diff * self._diff)) / self._n)
         self.y, self.t, self.loss = x, t, loss
         return loss
-
-    def __call__(self, x: Any, t: Any, train: bool = True) -> float:  # type: ignore[override]
-        return self.forward(x, t, train)
 
     def backward(self, dout: Any = 1.0) -> Any:
         if self._diff is None:
