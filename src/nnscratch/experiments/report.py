@@ -106,7 +106,8 @@ def _section(rec: Mapping[str, Any], out_dir: Path) -> str:
     figure = rec.get("figure") or f"{name}.png"
     settings = dict(rec.get("settings") or {})
     inner = numbers.get("settings") if isinstance(numbers.get("settings"), Mapping) else {}
-    all_settings = [(k, _fmt(v)) for k, v in {**settings, **inner}.items()]
+    # settings long enough to drown the page (per-layer histograms...) stay in the JSON only
+    all_settings = [(k, text) for k, v in {**settings, **inner}.items() if len(text := _fmt(v)) <= 160]
     json_name = f"{name}.json"
     json_link = (f"<a href='{html.escape(json_name)}'>{html.escape(json_name)}</a>"
                  if (out_dir / json_name).exists() else html.escape(json_name))
