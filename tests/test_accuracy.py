@@ -70,17 +70,22 @@ def test_full_mlp_reaches_98_percent_in_10_epochs(tmp_path):
 
 @pytest.mark.slow
 def test_full_two_layer_net_book_chapter5_reaches_97_percent():
+    """The book's ch. 5 run lands at ~97 % with a spread of about +-0.1 point between seeds,
+    so the claim is tested on the mean of five seeded runs, each printed."""
     from nnscratch.datasets import load_mnist
 
     (x, t), (xt, tt) = load_mnist(normalize=True)
-    net = TwoLayerNet(784, 50, 10, seed=0)
-    trainer = Trainer(net, x, t, xt, tt, epochs=17, mini_batch_size=100, optimizer="sgd",
-                      optimizer_param={"lr": 0.1}, verbose=False, seed=0)
-    while trainer.current_iter < 10_000:
-        trainer.step()
-    acc = net.accuracy(xt, tt)
-    print(f"\nTwoLayerNet 784-50-10, SGD lr 0.1, 10 000 steps: test accuracy {100 * acc:.2f} %")
-    assert acc >= 0.97
+    accs = []
+    for seed in range(5):
+        net = TwoLayerNet(784, 50, 10, seed=seed)
+        trainer = Trainer(net, x, t, xt, tt, epochs=17, mini_batch_size=100, optimizer="sgd",
+                          optimizer_param={"lr": 0.1}, verbose=False, seed=seed)
+        while trainer.current_iter < 10_000:
+            trainer.step()
+        accs.append(net.accuracy(xt, tt))
+    print(f"\nTwoLayerNet 784-50-10, SGD lr 0.1, 10 000 steps, seeds 0-4: test accuracy "
+          f"{', '.join(f'{100 * a:.2f}' for a in accs)} %, mean {100 * np.mean(accs):.2f} %")
+    assert np.mean(accs) >= 0.97 and min(accs) >= 0.965
 
 
 @pytest.mark.slow
