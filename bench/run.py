@@ -23,6 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 THREADS = 2
+BLOCK = 10
 BOOK_STEP_MS = {"SimpleConvNet": 54.5, "DeepConvNet": 304.0}  # the book's code on this machine (issue 4)
 
 
@@ -113,9 +114,11 @@ def bench(steps: int, warmup: int, infer_n: int, only: list[str] | None) -> dict
         for _ in range(warmup):
             our_step(), torch_step()
         ours_t, torch_t = [], []
-        for _ in range(steps):  # alternate so both see the same machine state
-            ours_t += _median_ms(our_step, 1)
-            torch_t += _median_ms(torch_step, 1)
+        # alternate in blocks of BLOCK steps, so both see the same machine state while neither
+        # pays for the other's thread pool spinning down after every single call
+        for _ in range(-(-steps // BLOCK)):
+            ours_t += _median_ms(our_step, BLOCK)
+            torch_t += _median_ms(torch_step, BLOCK)
         our_infer(), torch_infer()
         oi, ti = [], []
         for _ in range(3):
