@@ -1,7 +1,7 @@
 """Chapter 4 numerical differentiation, gradient descent, and the ch. 5.7.3 gradient check."""
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -195,11 +195,19 @@ arrays = hnp.arrays(np.float64, st.integers(1, 6), elements=st.floats(-1e3, 1e3)
 def test_relative_error_properties(a, data):
     b = data.draw(hnp.arrays(np.float64, a.shape, elements=st.floats(-1e3, 1e3)))
     c = data.draw(st.floats(1e-3, 1e3))
+    # below the 1e-9 floor the comparison is absolute (see test_relative_error_floor)
+    assume(max(np.abs(a).max(), np.abs(b).max()) * min(c, 1.0) >= 1e-6)
     assert relative_error(a, a) == 0.0
     e = relative_error(a, b)
     assert e == relative_error(b, a)  # symmetric
     assert 0.0 <= e <= 2.0  # |a-b| <= |a| + |b| <= 2 max(|a|, |b|)
     assert relative_error(c * a, c * b) == pytest.approx(e, rel=1e-9, abs=1e-12)  # scale-free
+
+
+def test_relative_error_floor_compares_vanishing_gradients_absolutely():
+    # a bias feeding batch norm: zero in exact arithmetic, round-off in backprop
+    assert relative_error(np.array([2e-17, -1e-17]), np.zeros(2)) == pytest.approx(2e-8)
+    assert relative_error(np.array([1e-3]), np.array([0.0])) == 1.0
 
 
 def test_relative_error_values_and_errors():
