@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from nnscratch.datasets import load_arrays
-from nnscratch.datasets.idx import atomic_write_bytes
+from nnscratch.fileio import atomic_write_bytes
 from nnscratch.datasets.mnist import DATASETS
 from nnscratch.datasets.sample import DATA_DIR, sha256_array, write_npz
 

@@ -10,6 +10,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from . import optional
+
 xp: Any = np
 _default_dtype: np.dtype = np.dtype(np.float32)
 _FLOAT_DTYPES = ("float16", "float32", "float64")
@@ -21,11 +23,7 @@ def use(name: str = "numpy") -> None:
     if name == "numpy":
         xp = np
     elif name == "cupy":
-        try:
-            import cupy  # noqa: PLC0415
-        except ImportError as exc:  # pragma: no cover - no GPU in CI
-            raise ImportError("backend 'cupy' needs CuPy: pip install cupy-cuda12x") from exc
-        xp = cupy
+        xp = optional.require("cupy", "backend 'cupy' needs CuPy", hint="pip install cupy-cuda12x")
     else:
         raise ValueError(f"unknown backend {name!r}; expected 'numpy' or 'cupy'")
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import backend
+from .validation import check_int
 
 
 def step_function(x: Any) -> Any:
@@ -166,8 +167,7 @@ def softmax_cross_entropy(x: Any, t: Any) -> Any:
 def one_hot(labels: Any, num_classes: int = 10, dtype: Any = None) -> Any:
     """One-hot encoding (ch. 3.6.1): row n has a 1 at column labels[n]."""
     xp = backend.xp
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+    num_classes = check_int("num_classes", num_classes, 1)
     labels = xp.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"one_hot expects 1-D labels, got shape {labels.shape}")

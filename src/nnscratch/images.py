@@ -10,13 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from . import optional
+
 
 def _require_pillow() -> Any:
-    try:
-        from PIL import Image  # noqa: PLC0415
-    except ImportError as exc:
-        raise ImportError("reading images needs Pillow: pip install 'nnscratch[image]'") from exc
-    return Image
+    return optional.require("PIL.Image", "reading images needs Pillow")
 
 
 def read_grayscale(path: str | Path) -> np.ndarray:

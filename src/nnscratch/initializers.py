@@ -11,6 +11,7 @@ from typing import Any, Callable, Union
 import numpy as np
 
 from . import backend
+from .validation import check_positive
 
 Spec = Union[float, str]
 
@@ -59,10 +60,7 @@ def _parse(spec: Any) -> tuple[str, float]:
             f"initializer spec must be a positive float std or one of {sorted(INITIALIZER_NAMES)}, "
             f"got {type(spec).__name__}"
         )
-    std = float(spec)
-    if not (math.isfinite(std) and std > 0):
-        raise ValueError(f"weight std must be a positive finite number, got {spec!r}")
-    return "std", std
+    return "std", check_positive("weight std", spec)
 
 
 def weight_std(shape: Any, spec: Spec) -> float:

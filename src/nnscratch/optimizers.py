@@ -8,28 +8,10 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Mapping
 
-import numpy as np
-
-from nnscratch import backend
+from . import backend
+from .validation import check_int, check_number
 
 Schedule = Callable[[int], float]
-
-
-def _number(what: str, value: Any, lo: float = 0.0, hi: float = math.inf, hi_open: bool = False) -> float:
-    """float(value), checked to lie in [lo, hi] (or [lo, hi) when hi_open); else ValueError."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number, got {value!r}") from None
-    if not (lo <= x and (x < hi if hi_open else x <= hi)):
-        raise ValueError(f"{what} must be in [{lo}, {hi}{')' if hi_open else ']'}, got {value!r}")
-    return x
-
-
-def _positive_int(what: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 # ---------------------------------------------------------------- learning-rate schedules (beyond the book)
@@ -39,9 +21,9 @@ class StepDecay:
     name = "step"
 
     def __init__(self, lr: float, step_size: int, gamma: float = 0.1) -> None:
-        self.lr = _number("lr", lr)
-        self.step_size = _positive_int("step_size", step_size)
-        self.gamma = _number("gamma", gamma)
+        self.lr = check_number("lr", lr, 0.0)
+        self.step_size = check_int("step_size", step_size, 1)
+        self.gamma = check_number("gamma", gamma, 0.0)
 
     def __call__(self, step: int) -> float:
         return self.lr * self.gamma ** (int(step) // self.step_size)
@@ -55,9 +37,9 @@ class CosineDecay:
     name = "cosine"
 
     def __init__(self, lr: float, total_steps: int, min_lr: float = 0.0) -> None:
-        self.lr = _number("lr", lr)
-        self.total_steps = _positive_int("total_steps", total_steps)
-        self.min_lr = _number("min_lr", min_lr)
+        self.lr = check_number("lr", lr, 0.0)
+        self.total_steps = check_int("total_steps", total_steps, 1)
+        self.min_lr = check_number("min_lr", min_lr, 0.0)
 
     def __call__(self, step: int) -> float:
         k = min(int(step), self.total_steps)
@@ -102,8 +84,8 @@ class Optimizer:
 
     def __init__(self, lr: float = 0.01, *, lr_schedule: Schedule | Mapping[str, Any] | None = None,
                  weight_decay: float = 0.0) -> None:
-        self.lr = _number("lr", lr)
-        self.weight_decay = _number("weight_decay", weight_decay)
+        self.lr = check_number("lr", lr, 0.0)
+        self.weight_decay = check_number("weight_decay", weight_decay, 0.0)
         self.lr_schedule = None if lr_schedule is None else get_schedule(lr_schedule)
         self.iter = 0
         self.state: dict[str, dict[str, Any]] = {s: {} for s in self.slots + self.counters}
@@ -210,7 +192,7 @@ class Momentum(Optimizer):
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9, **kwargs: Any) -> None:
         super().__init__(lr, **kwargs)
-        self.momentum = _number("momentum", momentum, 0.0, 1.0, hi_open=True)
+        self.momentum = check_number("momentum", momentum, 0.0, 1.0, hi_open=True)
 
     def _step(self, name: str, p: Any, g: Any) -> None:
         v = self._slot("v", name, p)
@@ -239,7 +221,7 @@ class AdaGrad(Optimizer):
 
     def __init__(self, lr: float = 0.01, eps: float = 1e-7, **kwargs: Any) -> None:
         super().__init__(lr, **kwargs)
-        self.eps = _number("eps", eps)
+        self.eps = check_number("eps", eps, 0.0)
 
     def _step(self, name: str, p: Any, g: Any) -> None:
         h = self._slot("h", name, p)
@@ -254,8 +236,8 @@ class RMSprop(Optimizer):
 
     def __init__(self, lr: float = 0.01, decay_rate: float = 0.99, eps: float = 1e-7, **kwargs: Any) -> None:
         super().__init__(lr, **kwargs)
-        self.decay_rate = _number("decay_rate", decay_rate, 0.0, 1.0, hi_open=True)
-        self.eps = _number("eps", eps)
+        self.decay_rate = check_number("decay_rate", decay_rate, 0.0, 1.0, hi_open=True)
+        self.eps = check_number("eps", eps, 0.0)
 
     def _step(self, name: str, p: Any, g: Any) -> None:
         h = self._slot("h", name, p)
@@ -277,9 +259,9 @@ class Adam(Optimizer):
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-7,
                  **kwargs: Any) -> None:
         super().__init__(lr, **kwargs)
-        self.beta1 = _number("beta1", beta1, 0.0, 1.0, hi_open=True)
-        self.beta2 = _number("beta2", beta2, 0.0, 1.0, hi_open=True)
-        self.eps = _number("eps", eps)
+        self.beta1 = check_number("beta1", beta1, 0.0, 1.0, hi_open=True)
+        self.beta2 = check_number("beta2", beta2, 0.0, 1.0, hi_open=True)
+        self.eps = check_number("eps", eps, 0.0)
 
     def _step(self, name: str, p: Any, g: Any) -> None:
         b1, b2, t = self.beta1, self.beta2, self._tick(name)
@@ -310,6 +292,8 @@ class AdamW(Adam):
 
 
 _OPTIMIZERS: dict[str, type[Optimizer]] = {c.name: c for c in (SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam, AdamW)}
+#: the names get_optimizer accepts, in the book's order
+OPTIMIZER_NAMES: tuple[str, ...] = tuple(_OPTIMIZERS)
 
 
 def get_optimizer(name: str | Optimizer, **kwargs: Any) -> Optimizer:

@@ -7,20 +7,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import optional
 from .fileio import atomic_write
 
 
 def pyplot() -> Any:
     """matplotlib.pyplot with a non-interactive backend, or a clear error naming the extra."""
-    try:
-        import matplotlib  # noqa: PLC0415
-
-        if not os.environ.get("MPLBACKEND"):
-            matplotlib.use("Agg")
-        import matplotlib.pyplot as plt  # noqa: PLC0415
-    except ImportError as exc:
-        raise ImportError("figures need matplotlib: pip install 'nnscratch[plot]'") from exc
-    return plt
+    matplotlib = optional.require("matplotlib", "figures need matplotlib")
+    if not os.environ.get("MPLBACKEND"):
+        matplotlib.use("Agg")
+    return optional.require("matplotlib.pyplot", "figures need matplotlib")
 
 
 def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> Path:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import gzip
 import os
-import tempfile
 import zlib
 from pathlib import Path
 from typing import Union
 
 import numpy as np
+
+from ..fileio import atomic_write_bytes
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -95,26 +96,3 @@ def write_idx(path: PathLike, arr: np.ndarray, compress: bool | None = None, com
         data = gzip.compress(data, compresslevel=compresslevel, mtime=0)
     atomic_write_bytes(path, data)
     return path
-
-
-def atomic_write_bytes(path: PathLike, data: bytes) -> None:
-    """Write bytes to ``path`` via a temp file in the same folder and os.replace: never half-written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .idx import atomic_write_bytes
+from ..fileio import atomic_write_bytes
 from .mnist import ChecksumError, Split, to_book_format
 
 DATA_DIR = Path(__file__).resolve().parent / "data"

@@ -9,6 +9,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from .. import backend
+from ..validation import check_int, check_number
+
 
 def _check_pair(x: Any, t: Any) -> tuple[np.ndarray, np.ndarray]:
     x, t = np.asarray(x), np.asarray(t)
@@ -34,8 +36,7 @@ def train_val_split(x: Any, t: Any, val_ratio: float = 0.2, seed: int | np.rando
     Returns ((x_train, t_train), (x_val, t_val)); the validation part has int(N * val_ratio) samples.
     """
     x, t = _check_pair(x, t)
-    if not 0.0 <= val_ratio < 1.0:
-        raise ValueError(f"val_ratio must lie in [0, 1), got {val_ratio}")
+    val_ratio = check_number("val_ratio", val_ratio, 0.0, 1.0, hi_open=True)
     x, t = shuffle_dataset(x, t, seed)
     n_val = int(x.shape[0] * val_ratio)
     return (x[n_val:], t[n_val:]), (x[:n_val], t[:n_val])
@@ -49,9 +50,7 @@ def iterate_minibatches(x: Any, t: Any, batch_size: int, shuffle: bool = True,
     Pass one ``numpy.random.Generator`` across epochs to get a fresh order each epoch, reproducibly.
     """
     x, t = _check_pair(x, t)
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    batch_size = int(batch_size)
+    batch_size = check_int("batch_size", batch_size, 1)
     n = x.shape[0]
     order = backend.rng(seed).permutation(n) if shuffle else None
     stop = n - n % batch_size if drop_last else n
