@@ -5,18 +5,20 @@ on_train_end(trainer)``; ``on_backward_end(trainer, loss, grads)`` runs before t
 """
 from __future__ import annotations
 
-import math
 import os
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
-from . import backend
+from . import optional
+from .step import Diverged
+from .validation import check_int, check_number
 
 
-class TrainingDiverged(RuntimeError):
-    """The loss or a gradient became NaN/inf: training stopped before the update that would spread it."""
+class TrainingDiverged(Diverged, RuntimeError):
+    """The Trainer's :class:`~nnscratch.step.Diverged`: the loss or a gradient became NaN/inf, training
+    stopped before the update that would spread it. Also a RuntimeError, as it was before Diverged."""
 
 
 class Callback:
@@ -36,26 +38,12 @@ class Callback:
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
-def diverged_message(trainer: Any, what: str) -> str:
-    """The TrainingDiverged text: what went wrong, where, and the usual fix."""
-    lr = getattr(trainer.optimizer, "lr", None)
-    lr_txt = f" (now lr={lr:g}; try lr={lr / 10:g})" if isinstance(lr, (int, float)) and lr > 0 else ""
-    return (
-        f"training diverged at step {trainer.current_iter + 1} (epoch {trainer.current_epoch + 1}): {what}. "
-        f"Use a smaller learning rate{lr_txt}; the parameters are left as they were before this step."
-    )
-
-
 class NaNGuard(Callback):
-    """Stop with TrainingDiverged when the loss or any gradient is NaN/inf (on by default in Trainer)."""
+    """Stop with TrainingDiverged when the loss or any gradient is NaN/inf (on by default in Trainer).
 
-    def on_backward_end(self, trainer: Any, loss: float, grads: dict[str, Any]) -> None:
-        if not math.isfinite(loss):
-            raise TrainingDiverged(diverged_message(trainer, f"the loss is {loss}"))
-        xp = backend.xp
-        for name, g in grads.items():
-            if not bool(xp.isfinite(g).all()):
-                raise TrainingDiverged(diverged_message(trainer, f"the gradient of {name} contains NaN/inf"))
+    While a NaNGuard is among a Trainer's callbacks, each step runs ``train_step(check=True)``: the
+    check happens after every callback's ``on_backward_end`` and before the update.
+    """
 
 
 class EarlyStopping(Callback):
@@ -67,11 +55,8 @@ class EarlyStopping(Callback):
     def __init__(self, monitor: str = "val_acc", patience: int = 5, min_delta: float = 0.0) -> None:
         if monitor not in self.MONITORS:
             raise ValueError(f"EarlyStopping monitor must be one of {sorted(self.MONITORS)}, got {monitor!r}")
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"patience must be a positive integer, got {patience!r}")
-        if not min_delta >= 0:
-            raise ValueError(f"min_delta must be >= 0, got {min_delta!r}")
-        self.monitor, self.patience, self.min_delta = monitor, patience, float(min_delta)
+        self.monitor, self.patience = monitor, check_int("patience", patience, 1)
+        self.min_delta = check_number("min_delta", min_delta, 0.0)
         self.mode = "min" if monitor == "loss" else "max"
         self.best: float | None = None
         self.best_epoch = 0
@@ -115,9 +100,7 @@ class Checkpoint(Callback):
     """
 
     def __init__(self, path: str | os.PathLike[str], every: int = 1) -> None:
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be a positive integer, got {every!r}")
-        self.path, self.every = Path(path), every
+        self.path, self.every = Path(path), check_int("every", every, 1)
         self.last_path: Path | None = None
 
     def file_for(self, epoch: int) -> Path:
@@ -152,16 +135,12 @@ class ProgressBar(Callback):
         self._warned = False
 
     def on_train_begin(self, trainer: Any) -> None:
-        try:
-            from tqdm.auto import tqdm  # noqa: PLC0415
-
-            self._tqdm = tqdm
-        except ImportError:
-            self._tqdm = None
-            if self.explicit and not self._warned:
-                print("progress bar needs tqdm: pip install nnscratch[progress] (showing plain progress)",
-                      file=self._out())
-                self._warned = True
+        tqdm = optional.load("tqdm.auto")
+        self._tqdm = None if tqdm is None else tqdm.tqdm
+        if tqdm is None and self.explicit and not self._warned:
+            print("progress bar needs tqdm: pip install nnscratch[progress] (showing plain progress)",
+                  file=self._out())
+            self._warned = True
 
     def _out(self) -> Any:
         return self.stream if self.stream is not None else sys.stderr

@@ -17,10 +17,11 @@ from typing import Any, Iterable
 import numpy as np
 
 from . import backend, serialization
-from .callbacks import (Callback, Checkpoint, EarlyStopping, NaNGuard, ProgressBar, TrainingDiverged,
-                        diverged_message, latest_checkpoint)
+from .callbacks import Callback, Checkpoint, EarlyStopping, NaNGuard, ProgressBar, TrainingDiverged, latest_checkpoint
 from .fileio import atomic_write
 from .optimizers import Optimizer, get_optimizer
+from .step import Diverged, train_step
+from .validation import check_int
 
 __all__ = ["Trainer", "History", "Callback", "ProgressBar", "Checkpoint", "EarlyStopping", "NaNGuard",
            "TrainingDiverged", "latest_checkpoint"]
@@ -83,12 +84,6 @@ def _as_data(x: Any) -> Any:
     return x if x is None or hasattr(x, "shape") else np.asarray(x)
 
 
-def _int(name: str, v: Any, lo: int = 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-    return int(v)
-
-
 def _count_keys(callbacks: list[Callback]) -> list[tuple[str, Callback]]:
     """Stable names "Class#k" for callbacks, used to file their state in a checkpoint."""
     counts: dict[str, int] = {}
@@ -141,10 +136,11 @@ class Trainer:
                 raise ValueError(f"x_{name} has {len(x)} samples but t_{name} has {len(t)} labels")
         if self.x_train is None or len(self.x_train) == 0:
             raise ValueError("x_train must hold at least one sample")
-        self.epochs, self.batch_size = _int("epochs", epochs, 0), _int("mini_batch_size", mini_batch_size)
-        self.eval_batch_size, self.verbose = _int("eval_batch_size", eval_batch_size), bool(verbose)
+        self.epochs, self.batch_size = check_int("epochs", epochs, 0), check_int("mini_batch_size", mini_batch_size, 1)
+        self.eval_batch_size, self.verbose = check_int("eval_batch_size", eval_batch_size, 1), bool(verbose)
         n_eval = evaluate_sample_num_per_epoch
-        self.evaluate_sample_num_per_epoch = None if n_eval is None else _int("evaluate_sample_num_per_epoch", n_eval)
+        self.evaluate_sample_num_per_epoch = (None if n_eval is None
+                                              else check_int("evaluate_sample_num_per_epoch", n_eval, 1))
         if optimizer_param is None and not isinstance(optimizer, Optimizer):
             optimizer_param = {"lr": 0.01}
         self.optimizer = get_optimizer(optimizer, **(optimizer_param or {}))
@@ -192,21 +188,19 @@ class Trainer:
     def _errstate(self) -> Any:
         return np.errstate(all="ignore") if self.guarded else contextlib.nullcontext()
 
+    def _on_backward_end(self, loss: float, grads: dict[str, Any]) -> None:
+        for cb in self.callbacks:
+            cb.on_backward_end(self, loss, grads)
+
     def _update(self, x: Any, t: Any) -> float:
-        net = self.network
         with self._errstate():
             try:
-                grads = net.gradient(x, t)
-            except ValueError as exc:
-                msg = str(exc)
-                finite_input = bool(np.isfinite(np.asarray(backend.to_numpy(x), dtype=np.float64)).all())
-                if self.guarded and finite_input and ("non-finite" in msg or "nan" in msg.lower()):
-                    raise TrainingDiverged(diverged_message(self, msg.split(" — ")[0])) from None
-                raise
-            loss = float(net.last_loss)
-            for cb in self.callbacks:
-                cb.on_backward_end(self, loss, grads)
-            self.optimizer.update(net.params, grads)
+                loss = train_step(self.network, self.optimizer, x, t, step=self.current_iter + 1,
+                                  epoch=self.current_epoch + 1, check=self.guarded, on_gradient=self._on_backward_end)
+            except Diverged as exc:
+                if not self.guarded:
+                    raise
+                raise TrainingDiverged(exc.reason, step=exc.step, lr=exc.lr, epoch=exc.epoch) from None
         self.current_iter += 1
         self.last_loss = loss
         self.history.loss.append(loss)
