@@ -1,14 +1,17 @@
 """Convolution, Pooling (max / average) and Flatten (ch. 7): gradient checks, torch parity, ties, errors, dtypes."""
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nnscratch.layers import conv as conv_module
 from nnscratch.layers import LAYER_REGISTRY, AveragePooling, Convolution, Flatten, MaxPooling, Pooling
 from nnscratch.layers.im2col import col2im, im2col
+
+im2col_module = importlib.import_module("nnscratch.layers.im2col")  # the name im2col is also the function
 
 
 def make_conv(rng, fn, c, fh, fw, stride=1, pad=0, dtype=np.float64) -> Convolution:
@@ -79,7 +82,7 @@ def test_convolution_torch_parity(case, rng):
 def test_convolution_big_batch_matches_book_forward_and_adjoint(case, chunk_bytes, rng, monkeypatch):
     """Whole batches, one sample per chunk, and uneven chunks all agree with the book's im2col + dot."""
     if chunk_bytes is not None:
-        monkeypatch.setattr(conv_module, "CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(im2col_module, "CHUNK_BYTES", chunk_bytes)
     n, c, h, w, fn, fh, fw, s, p = case
     layer = make_conv(rng, fn, c, fh, fw, s, p)
     x = rng.standard_normal((n, c, h, w))
@@ -115,14 +118,14 @@ def test_property_any_geometry_matches_the_book(n, c, h, w, fn, fh, fw, s, p, ch
     rng = np.random.default_rng(h * 1000 + w * 100 + fh * 10 + fw)
     layer = make_conv(rng, fn, c, fh, fw, s, p)
     x = rng.standard_normal((n, c, h, w))
-    saved = conv_module.CHUNK_BYTES
-    conv_module.CHUNK_BYTES = chunk_bytes
+    saved = im2col_module.CHUNK_BYTES
+    im2col_module.CHUNK_BYTES = chunk_bytes
     try:
         out = layer.forward(x)
         dout = rng.standard_normal(out.shape)
         dx = layer.backward(dout)
     finally:
-        conv_module.CHUNK_BYTES = saved
+        im2col_module.CHUNK_BYTES = saved
     np.testing.assert_allclose(out, book_conv(x, layer.W, layer.b, s, p), rtol=1e-10, atol=1e-10)
     ref_dx, ref_dW, ref_db = book_conv_backward(x, layer.W, dout, s, p)
     np.testing.assert_allclose(dx, ref_dx, rtol=1e-10, atol=1e-10)

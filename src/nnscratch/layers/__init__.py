@@ -7,8 +7,10 @@ from .dense import Affine
 from .dropout import Dropout
 from .loss import MeanSquaredLoss, SoftmaxWithLoss
 from .normalization import BatchNormalization
-
-from .conv import AveragePooling, Convolution, Flatten, MaxPooling, Pooling, col2im, im2col
+from .conv import Convolution
+from .pooling import AveragePooling, MaxPooling, Pooling
+from .flatten import Flatten
+from .im2col import col2im, im2col
 
 __all__ = [
     "LAYER_REGISTRY",

@@ -8,29 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend, functions
-from .base import Layer
-
-
-def _float_input(x: Any, dtype: Any = None) -> Any:
-    """``x`` as a float backend array: cast to ``dtype`` if given, else kept if already float."""
-    xp = backend.xp
-    x = xp.asarray(x)
-    if dtype is not None:
-        return x.astype(dtype, copy=False)
-    if not xp.issubdtype(x.dtype, xp.floating):
-        return x.astype(backend.default_dtype())
-    return x
-
-
-def _check_dout(layer: Layer, dout: Any, shape: tuple[int, ...] | None) -> Any:
-    """Validate ``dout`` against the shape forward produced (no silent broadcasting)."""
-    name = type(layer).__name__
-    if shape is None:
-        raise RuntimeError(f"{name}.backward called before {name}.forward")
-    dout = backend.xp.asarray(dout)
-    if dout.shape != shape:
-        raise ValueError(f"{name}.backward expects dout of shape {shape} (the forward output), got {dout.shape}")
-    return dout
+from .base import Layer, check_dout, float_input
 
 
 class Relu(Layer):
@@ -46,12 +24,12 @@ class Relu(Layer):
         self.mask: Any = None
 
     def forward(self, x: Any, train: bool = True) -> Any:
-        x = _float_input(x)
+        x = float_input(x)
         self.mask = x > 0
         return backend.xp.maximum(x, 0)
 
     def backward(self, dout: Any) -> Any:
-        dout = _check_dout(self, dout, None if self.mask is None else self.mask.shape)
+        dout = check_dout(self, dout, None if self.mask is None else self.mask.shape)
         return dout * self.mask  # a new array: dout is left untouched (the book zeroes it in place)
 
 
@@ -65,11 +43,11 @@ class Sigmoid(Layer):
         self.out: Any = None
 
     def forward(self, x: Any, train: bool = True) -> Any:
-        self.out = functions.sigmoid(_float_input(x))
+        self.out = functions.sigmoid(float_input(x))
         return self.out
 
     def backward(self, dout: Any) -> Any:
-        dout = _check_dout(self, dout, None if self.out is None else self.out.shape)
+        dout = check_dout(self, dout, None if self.out is None else self.out.shape)
         return dout * (1.0 - self.out) * self.out
 
 
@@ -83,9 +61,9 @@ class Tanh(Layer):
         self.out: Any = None
 
     def forward(self, x: Any, train: bool = True) -> Any:
-        self.out = backend.xp.tanh(_float_input(x))
+        self.out = backend.xp.tanh(float_input(x))
         return self.out
 
     def backward(self, dout: Any) -> Any:
-        dout = _check_dout(self, dout, None if self.out is None else self.out.shape)
+        dout = check_dout(self, dout, None if self.out is None else self.out.shape)
         return dout * (1.0 - self.out * self.out)

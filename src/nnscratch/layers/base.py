@@ -6,11 +6,15 @@ Optimizers update ``params`` in place, so a layer must never rebind a parameter 
 
 Every layer can be rebuilt as ``cls(**layer.get_config(), **layer.params, **layer.buffers)``:
 constructors take their parameters and buffers as keyword arrays named like the dict keys,
-which is what serialization relies on (no pickle).
+which is what serialization relies on (no pickle). Also here: the input checks every layer
+uses (:func:`float_input`, :func:`check_dout`) and :class:`WeightLayer`, the weight-and-bias
+base of Affine and Convolution.
 """
 from __future__ import annotations
 
 from typing import Any, ClassVar
+
+from .. import backend
 
 LAYER_REGISTRY: dict[str, type["Layer"]] = {}
 
@@ -54,10 +58,30 @@ class Layer:
         return f"{type(self).__name__}({inner})"
 
 
+def float_input(x: Any, dtype: Any = None) -> Any:
+    """``x`` as a float backend array: cast to ``dtype`` if given, else kept if already float."""
+    xp = backend.xp
+    x = xp.asarray(x)
+    if dtype is not None:
+        return x.astype(dtype, copy=False)
+    if not xp.issubdtype(x.dtype, xp.floating):
+        return x.astype(backend.default_dtype())
+    return x
+
+
+def check_dout(layer: Layer, dout: Any, shape: tuple[int, ...] | None) -> Any:
+    """Validate ``dout`` against the shape forward produced (no silent broadcasting)."""
+    name = type(layer).__name__
+    if shape is None:
+        raise RuntimeError(f"{name}.backward called before {name}.forward")
+    dout = backend.xp.asarray(dout)
+    if dout.shape != shape:
+        raise ValueError(f"{name}.backward expects dout of shape {shape} (the forward output), got {dout.shape}")
+    return dout
+
+
 def weight_and_bias(layer: str, W: Any, b: Any, ndim: int, w_shape: str) -> tuple[Any, Any]:
     """Validate W (ndim-D, float) and b (one entry per output); b takes W's dtype."""
-    from .. import backend  # noqa: PLC0415
-
     xp = backend.xp
     W = xp.asarray(W)
     if not xp.issubdtype(W.dtype, xp.floating):
@@ -69,6 +93,30 @@ def weight_and_bias(layer: str, W: Any, b: Any, ndim: int, w_shape: str) -> tupl
     if b.shape != (outputs,):
         raise ValueError(f"{layer} bias b must have shape ({outputs},) to match W {W.shape}, got {b.shape}")
     return W, b.astype(W.dtype, copy=False)
+
+
+class WeightLayer(Layer):
+    """A layer with a weight ``W`` and a bias ``b`` (Affine, Convolution): checks them, holds their grads.
+
+    Subclasses give ``W_SHAPE``, the weight's axes as text: its length is the required rank.
+    """
+
+    W_SHAPE: ClassVar[str] = "(in_features, out_features)"
+
+    def __init__(self, W: Any, b: Any) -> None:
+        super().__init__()
+        ndim = self.W_SHAPE.count(",") + 1
+        W, b = weight_and_bias(type(self).__name__, W, b, ndim, self.W_SHAPE)
+        self.params = {"W": W, "b": b}
+        self.grads = {"W": backend.xp.zeros_like(W), "b": backend.xp.zeros_like(b)}
+
+    @property
+    def W(self) -> Any:
+        return self.params["W"]
+
+    @property
+    def b(self) -> Any:
+        return self.params["b"]
 
 
 def layer_from_config(class_name: str, config: dict[str, Any], arrays: dict[str, Any]) -> Layer:

@@ -4,12 +4,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .. import backend
-from .activations import _check_dout, _float_input
-from .base import Layer, weight_and_bias
+from .base import WeightLayer, check_dout, float_input
 
 
-class Affine(Layer):
+class Affine(WeightLayer):
     """Affine layer (ch. 5.6.2): y = x W + b; dx = dout W^T, dW = x^T dout, db = sum_n dout.
 
     Input (N, d1, d2, ...) is flattened to (N, D) (D = W.shape[0]) and dx gets the input's
@@ -17,23 +15,12 @@ class Affine(Layer):
     """
 
     prefix = "affine"
+    W_SHAPE = "(in_features, out_features)"
 
     def __init__(self, W: Any, b: Any) -> None:
-        super().__init__()
-        xp = backend.xp
-        W, b = weight_and_bias("Affine", W, b, 2, "(in_features, out_features)")
-        self.params = {"W": W, "b": b}
-        self.grads = {"W": xp.zeros_like(W), "b": xp.zeros_like(b)}
+        super().__init__(W, b)
         self.x: Any = None  # the input as (N, D), cached for dW
         self.original_x_shape: tuple[int, ...] | None = None
-
-    @property
-    def W(self) -> Any:
-        return self.params["W"]
-
-    @property
-    def b(self) -> Any:
-        return self.params["b"]
 
     def _check_features(self, shape: tuple[int, ...], what: str) -> None:
         d_in, d_out = self.params["W"].shape
@@ -45,7 +32,7 @@ class Affine(Layer):
 
     def forward(self, x: Any, train: bool = True) -> Any:
         W, b = self.params["W"], self.params["b"]
-        x = _float_input(x, W.dtype)
+        x = float_input(x, W.dtype)
         self._check_features(x.shape, "input")
         self.original_x_shape = x.shape
         self.x = x.reshape(-1, W.shape[0])
@@ -57,7 +44,7 @@ class Affine(Layer):
         expected = None
         if self.original_x_shape is not None:
             expected = (W.shape[1],) if len(self.original_x_shape) == 1 else (self.x.shape[0], W.shape[1])
-        dout = _check_dout(self, dout, expected).astype(W.dtype, copy=False).reshape(-1, W.shape[1])
+        dout = check_dout(self, dout, expected).astype(W.dtype, copy=False).reshape(-1, W.shape[1])
         self.grads["W"] = self.x.T @ dout
         self.grads["b"] = dout.sum(axis=0)
         return (dout @ W.T).reshape(self.original_x_shape)

@@ -6,8 +6,8 @@ from typing import Any
 import numpy as np
 
 from .. import backend
-from .activations import _check_dout, _float_input
-from .base import Layer
+from ..validation import check_number
+from .base import Layer, check_dout, float_input
 
 
 class Dropout(Layer):
@@ -23,10 +23,7 @@ class Dropout(Layer):
     def __init__(self, dropout_ratio: float = 0.5, inverted: bool = True,
                  seed: int | np.random.Generator | None = None) -> None:
         super().__init__()
-        dropout_ratio = float(dropout_ratio)
-        if not 0.0 <= dropout_ratio < 1.0:
-            raise ValueError(f"dropout_ratio must be in [0, 1), got {dropout_ratio}")
-        self.dropout_ratio = dropout_ratio
+        self.dropout_ratio = check_number("dropout_ratio", dropout_ratio, 0.0, 1.0, hi_open=True)
         self.inverted = bool(inverted)
         self.seed = seed
         self.fixed_mask: bool = False
@@ -37,7 +34,7 @@ class Dropout(Layer):
         self._train = True
 
     def forward(self, x: Any, train: bool = True) -> Any:
-        x = _float_input(x)
+        x = float_input(x)
         self._shape, self._train = x.shape, train
         p = self.dropout_ratio
         if not train:
@@ -52,7 +49,7 @@ class Dropout(Layer):
         return out
 
     def backward(self, dout: Any) -> Any:
-        dout = _check_dout(self, dout, self._shape)
+        dout = check_dout(self, dout, self._shape)
         if not self._train:
             return dout if self._scale == 1.0 else dout * self._scale
         dx = dout * self.mask

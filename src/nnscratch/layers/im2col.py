@@ -4,22 +4,23 @@
 ``unfold`` / ``fold`` are the same maps batched per sample, (N, C*FH*FW, OH*OW), as torch's F.unfold.
 Like the book, the only Python loop runs over the FH*FW kernel offsets (i, j): for each offset,
 every window's (i, j) pixel is one strided slice of the padded image, copied (or added) at once.
-The ``*_into`` kernels and the column plans write into caller-owned buffers; the Convolution
-layer uses them on cache-sized chunks of the batch (see :class:`ShiftPlan` for stride 1).
+
+:class:`Im2col` is the one helper the Convolution layer holds: it builds the columns of
+cache-sized chunks of the batch (a 45 MB column matrix does not fit a cache; a 2 MB one does)
+into scratch buffers reused between calls, with a column plan per chunk shape (stride 1 by
+whole-block shifts, :class:`ShiftPlan`; other strides by the book's strided copies, :class:`ColumnPlan`).
 """
 from __future__ import annotations
 
 from typing import Any
 
 from .. import backend
+from ..validation import check_int
 
 
 def conv_output_size(input_size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
     """Output length of a convolution / pooling (ch. 7.2.4): (H + 2P - FH) // S + 1."""
-    if not isinstance(stride, int) or stride < 1:
-        raise ValueError(f"stride must be a positive integer, got {stride!r}")
-    if not isinstance(pad, int) or pad < 0:
-        raise ValueError(f"pad must be a non-negative integer, got {pad!r}")
+    stride, pad = check_int("stride", stride, 1), check_int("pad", pad, 0)
     if filter_size > input_size + 2 * pad:
         raise ValueError(f"a window of {filter_size} does not fit {input_size} pixels padded by {pad}")
     return (input_size + 2 * pad - filter_size) // stride + 1
@@ -33,10 +34,7 @@ def output_hw(shape: tuple[int, ...], filter_h: int, filter_w: int, stride: int,
         expected = "a 4-D input (N, C, H, W)" if batch else "a per-sample shape (C, H, W)"
         raise ValueError(f"{what} expects {expected}, got shape {shape}")
     h, w = shape[-2], shape[-1]
-    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
-        raise ValueError(f"{what}: stride must be a positive integer, got {stride!r}")
-    if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
-        raise ValueError(f"{what}: pad must be a non-negative integer, got {pad!r}")
+    stride, pad = check_int(f"{what}: stride", stride, 1), check_int(f"{what}: pad", pad, 0)
     if filter_h > h + 2 * pad or filter_w > w + 2 * pad:
         raise ValueError(
             f"{what}: a {filter_h}x{filter_w} window does not fit the input of shape {shape} padded by {pad} "
@@ -225,3 +223,132 @@ def col2im(col: Any, input_shape: tuple[int, ...], filter_h: int, filter_w: int,
                          f"got {tuple(col.shape)}")
     cols = col.reshape(n, oh * ow, expected[1]).transpose(0, 2, 1)
     return fold(cols, input_shape, filter_h, filter_w, stride, pad)
+
+
+# ------------------------------------------------------------------ the helper behind Convolution
+
+#: bytes of column matrix per chunk of the batch (tuned with bench/layers_conv.py: cache-sized)
+CHUNK_BYTES = 2 * 2**20
+
+
+class Im2col:
+    """im2col for one Convolution layer: ``im2col(x)`` gives the :class:`Columns` [col; 1] of a batch.
+
+    Rows of the columns are ordered (i, j, c) (kernel offset, then channel) so that each offset is
+    one block; :meth:`weight_rows` lays W out to match. Plans and scratch buffers are kept between
+    calls, keyed by shape (cleared when many batch sizes were seen).
+    """
+
+    def __init__(self, filter_h: int, filter_w: int, stride: int, pad: int) -> None:
+        self.filter_h, self.filter_w, self.stride, self.pad = filter_h, filter_w, stride, pad
+        self._scratch: dict[tuple, Any] = {}
+
+    def __call__(self, x: Any) -> "Columns":
+        return Columns(self, x)
+
+    @staticmethod
+    def weight_rows(W: Any) -> Any:
+        """W (FN, C, FH, FW) as (FN, FH*FW*C), columns ordered (i, j, c) like the rows of the columns."""
+        return W.transpose(0, 2, 3, 1).reshape(W.shape[0], -1)
+
+    @staticmethod
+    def weight_grad(dW_rows: Any, shape: tuple[int, ...]) -> Any:
+        """The inverse of :meth:`weight_rows` for a gradient: (FN, FH*FW*C) -> contiguous (FN, C, FH, FW)."""
+        fn, c, fh, fw = shape
+        return backend.xp.ascontiguousarray(dW_rows.reshape(fn, fh, fw, c).transpose(0, 3, 1, 2))
+
+    def buffer(self, name: str, shape: tuple[int, ...], dtype: Any, ones_row: bool = False) -> Any:
+        """A scratch array kept between calls, zero when created (parts never written stay zero)."""
+        key = (name, shape, dtype)
+        buf = self._scratch.get(key)
+        if buf is None:
+            if len(self._scratch) > 64:  # many batch sizes seen: start afresh rather than grow
+                self._scratch.clear()
+            buf = self._scratch[key] = backend.xp.zeros(shape, dtype=dtype)
+            if ones_row:
+                buf[-1] = 1  # the bias row of [col; 1]
+        return buf
+
+    def plan(self, shape: tuple[int, ...]) -> ColumnPlan:
+        key = ("plan", shape)
+        if key not in self._scratch:
+            self._scratch[key] = column_plan(shape, self.filter_h, self.filter_w, self.stride, self.pad)
+        return self._scratch[key]
+
+
+class Columns:
+    """The columns [col; 1] of a batch x, (FH*FW*C + 1, N*S): never held whole, built chunk by chunk.
+
+    Each method is one step of the book's layer, done chunk by chunk: :meth:`dot` (forward),
+    :meth:`dot_t` (the weight gradient) and :meth:`col2im` (the input gradient).
+    """
+
+    def __init__(self, im2col: Im2col, x: Any) -> None:
+        self.im2col, self.x = im2col, x
+        n, c = x.shape[:2]
+        fh, fw = im2col.filter_h, im2col.filter_w
+        one = im2col.plan((1, *x.shape[1:]))
+        self.rows = fh * fw * c
+        self.output_hw = (one.oh, one.ow)
+        per_sample = (self.rows + 1) * one.length * x.dtype.itemsize
+        nb = max(1, min(n, CHUNK_BYTES // per_sample))
+        nb = -(-n // -(-n // nb))  # the same number of chunks, evened out
+        self.chunks = [(n0, min(n, n0 + nb), im2col.plan((min(n, n0 + nb) - n0, *x.shape[1:])))
+                       for n0 in range(0, n, nb)]
+
+    def _chunk(self, n0: int, n1: int, plan: ColumnPlan) -> Any:
+        """[col; 1] of x[n0:n1] as a (FH*FW*C + 1, k*S) scratch matrix."""
+        x, dtype = self.x[n0:n1], self.x.dtype
+        img = self.im2col.buffer("img", plan.image_shape, dtype)
+        plan.load(x, img)
+        col = self.im2col.buffer("col", (self.rows + 1, (n1 - n0) * plan.length), dtype, ones_row=True)
+        plan.unfold(img, col[:-1])
+        return col
+
+    def _dout(self, dout: Any, n0: int, n1: int, plan: ColumnPlan) -> Any:
+        """dout[n0:n1] laid out like the GEMM results, (FN, k*S); the junk columns stay zero."""
+        d = self.im2col.buffer("dout", (dout.shape[1], (n1 - n0) * plan.length), dout.dtype)
+        plan.outputs(d)[...] = dout[n0:n1]
+        return d
+
+    def dot(self, A: Any) -> Any:
+        """A @ [col; 1] as (N, F, OH, OW), for A of shape (F, FH*FW*C + 1): the forward product."""
+        xp, x = backend.xp, self.x
+        out = xp.empty((x.shape[0], A.shape[0], *self.output_hw), dtype=x.dtype)
+        for n0, n1, plan in self.chunks:
+            y = self.im2col.buffer("y", (A.shape[0], (n1 - n0) * plan.length), x.dtype)
+            xp.matmul(A, self._chunk(n0, n1, plan), out=y)
+            out[n0:n1] = plan.outputs(y)
+        return out
+
+    def dot_t(self, dout: Any) -> Any:
+        """[col; 1] @ dout^T as (FH*FW*C + 1, F), summed over the batch: the weight gradient."""
+        xp = backend.xp
+        total = xp.zeros((self.rows + 1, dout.shape[1]), dtype=dout.dtype)
+        for n0, n1, plan in self.chunks:
+            total += _col_dot_t(self._chunk(n0, n1, plan), self._dout(dout, n0, n1, plan), n1 - n0)
+        return total
+
+    def col2im(self, A: Any, dout: Any) -> Any:
+        """col2im(A @ dout) as (N, C, H, W), for A of shape (FH*FW*C, F): the input gradient."""
+        xp, x = backend.xp, self.x
+        dx = xp.empty_like(x)
+        for n0, n1, plan in self.chunks:
+            d = self._dout(dout, n0, n1, plan)
+            dcol = self.im2col.buffer("dcol", (A.shape[0], d.shape[1]), x.dtype)
+            xp.matmul(A, d, out=dcol)
+            img = self.im2col.buffer("dimg", plan.image_shape, x.dtype)
+            img.fill(0)
+            plan.fold(dcol, img)
+            dx[n0:n1] = plan.crop(img)
+        return dx
+
+
+def _col_dot_t(col: Any, d: Any, k: int) -> Any:
+    """col @ d^T. With few rows (a first layer), one product per sample is faster than one long
+    reduction, which BLAS cannot split across threads."""
+    if col.shape[0] >= 64:
+        return backend.xp.matmul(col, d.T)
+    per_sample = backend.xp.matmul(col.reshape(col.shape[0], k, -1).transpose(1, 0, 2),
+                                   d.reshape(d.shape[0], k, -1).transpose(1, 2, 0))
+    return per_sample.sum(axis=0)

@@ -11,27 +11,35 @@ from typing import Any
 import numpy as np
 
 from .. import backend, functions
-from .activations import _float_input
-from .base import Layer
-
-_DIVERGED = "the network diverged; try a smaller learning rate"
+from ..step import Diverged
+from .base import Layer, float_input
 
 
 def _check_finite(layer: Layer, x: Any) -> None:
     if not bool(backend.xp.isfinite(x).all()):
-        raise ValueError(f"{type(layer).__name__} got non-finite scores (NaN/inf) — {_DIVERGED}")
+        raise Diverged(f"{type(layer).__name__} got non-finite scores (NaN/inf)")
 
 
 def _check_loss(layer: Layer, loss: float) -> float:
     if not math.isfinite(loss):
-        raise ValueError(f"{type(layer).__name__} computed a non-finite loss ({loss}) — {_DIVERGED}")
+        raise Diverged(f"{type(layer).__name__} computed a non-finite loss ({loss})")
     return loss
 
 
 class LossLayer(Layer):
-    """A loss layer: ``forward(x, t) -> float``, ``backward(dout=1.0) -> dx``; ends a network."""
+    """A loss layer: ``forward(x, t) -> float``, ``backward(dout=1.0) -> dx``; ends a network.
+
+    ``loss`` and ``y`` hold the last loss and output, ``t`` the last targets (None before forward).
+    Non-finite scores or loss raise :class:`~nnscratch.step.Diverged` (a ValueError).
+    """
 
     prefix = "loss"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loss: float | None = None
+        self.y: Any = None
+        self.t: Any = None
 
     def __call__(self, x: Any, t: Any, train: bool = True) -> float:  # type: ignore[override]
         return self.forward(x, t, train)
@@ -44,18 +52,11 @@ class SoftmaxWithLoss(LossLayer):
     probabilities and ``t`` the label indices. The loss comes from log_softmax, so it is finite.
     """
 
-    prefix = "loss"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.loss: float | None = None
-        self.y: Any = None
-        self.t: Any = None
-        self._x_shape: tuple[int, ...] | None = None
+    _x_shape: tuple[int, ...] | None = None
 
     def forward(self, x: Any, t: Any, train: bool = True) -> float:  # type: ignore[override]
         xp = backend.xp
-        x = _float_input(x)
+        x = float_input(x)
         x_shape = x.shape
         x, t = functions._batchify(x, t)
         if x.shape[0] == 0:
@@ -63,7 +64,7 @@ class SoftmaxWithLoss(LossLayer):
         _check_finite(self, x)
         labels = functions._as_label_indices(t, x.shape[0], x.shape[1])
         n = x.shape[0]
-        with np.errstate(over="ignore", invalid="ignore"):  # reported as a ValueError just below
+        with np.errstate(over="ignore", invalid="ignore"):  # reported as Diverged just below
             logp = functions.log_softmax(x)
         loss = _check_loss(self, -float(logp[xp.arange(n), labels].sum()) / n)
         self.y, self.t, self.loss, self._x_shape = xp.exp(logp), labels, loss, x_shape
@@ -86,19 +87,12 @@ class MeanSquaredLoss(LossLayer):
     N is the batch size (1 for a single 1-D sample), as in functions.mean_squared_error.
     """
 
-    prefix = "loss"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.loss: float | None = None
-        self.y: Any = None
-        self.t: Any = None
-        self._diff: Any = None
-        self._n = 1
+    _diff: Any = None
+    _n = 1
 
     def forward(self, x: Any, t: Any, train: bool = True) -> float:  # type: ignore[override]
         xp = backend.xp
-        x = _float_input(x)
+        x = float_input(x)
         t = xp.asarray(t)
         if t.shape != x.shape:
             if not (x.ndim == 2 and t.ndim == 1):

@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
-from .activations import _check_dout, _float_input
-from .base import Layer
+from ..validation import check_number, check_positive
+from .base import Layer, check_dout, float_input
 
 
 class BatchNormalization(Layer):
@@ -41,11 +41,8 @@ class BatchNormalization(Layer):
                 raise ValueError(f"BatchNormalization {name} must have shape {shape} like gamma, got {value.shape}")
             return value if value.dtype == dtype else value.astype(dtype)
 
-        if not 0.0 <= float(momentum) <= 1.0:
-            raise ValueError(f"momentum must be in [0, 1], got {momentum}")
-        if not float(eps) > 0.0:
-            raise ValueError(f"eps must be positive, got {eps}")
-        self.momentum, self.eps = float(momentum), float(eps)
+        self.momentum = check_number("momentum", momentum, 0.0, 1.0)
+        self.eps = check_positive("eps", eps)
         self.unbiased_running_var = bool(unbiased_running_var)
         self.params = {"gamma": gamma, "beta": _vec("beta", beta, 0.0)}
         self.grads = {k: xp.zeros_like(v) for k, v in self.params.items()}
@@ -71,7 +68,7 @@ class BatchNormalization(Layer):
     def forward(self, x: Any, train: bool = True) -> Any:
         xp = backend.xp
         gamma, beta = self.params["gamma"], self.params["beta"]
-        x = _float_input(x, gamma.dtype)
+        x = float_input(x, gamma.dtype)
         if x.ndim < 2 or x.shape[1] != gamma.shape[0]:
             raise ValueError(
                 f"BatchNormalization expects input (N, {gamma.shape[0]}) or (N, {gamma.shape[0]}, ...) "
@@ -101,7 +98,7 @@ class BatchNormalization(Layer):
         return gamma.reshape(bshape) * xn + beta.reshape(bshape)
 
     def backward(self, dout: Any) -> Any:
-        dout = _check_dout(self, dout, None if self.xn is None else self.xn.shape)
+        dout = check_dout(self, dout, None if self.xn is None else self.xn.shape)
         gamma = self.params["gamma"]
         dout = dout.astype(gamma.dtype, copy=False)
         axes, xn = self._axes, self.xn
