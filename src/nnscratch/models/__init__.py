@@ -1,6 +1,7 @@
-"""Networks: Sequential and the book's model zoo."""
+"""Networks: Sequential, the book's model zoo, and the registry of models by name."""
+from .registry import MODEL_REGISTRY, MODELS, ModelInfo, get_model
 from .sequential import Sequential
-from .zoo import DeepConvNet, MODELS, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
+from .zoo import DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
 
 __all__ = [
     "Sequential",
@@ -10,4 +11,7 @@ __all__ = [
     "SimpleConvNet",
     "DeepConvNet",
     "MODELS",
+    "MODEL_REGISTRY",
+    "ModelInfo",
+    "get_model",
 ]

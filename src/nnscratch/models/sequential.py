@@ -14,6 +14,8 @@ import numpy as np
 from .. import backend
 from ..gradient import numerical_gradient as _numerical_gradient
 from ..layers.base import Layer, layer_from_config
+from ..layers.loss import SoftmaxWithLoss
+from ..validation import check_number, key_mismatch
 
 
 class Sequential:
@@ -21,6 +23,10 @@ class Sequential:
 
     L2 weight decay (ch. 6.4.1): the loss gains 0.5 * lambda * sum ||W||^2 over every weight
     named ``W`` (not biases, not batch-norm parameters) and each such gradient gains lambda * W.
+
+    Train/eval mode (docs/CONTRACTS.md): ``train=`` given always wins; left out, each method
+    defaults to what it is for: ``gradient`` and ``numerical_gradient`` train, ``predict`` and
+    ``accuracy`` infer, and ``loss``, which serves both, follows ``train()`` / ``eval()``.
     """
 
     def __init__(
@@ -30,11 +36,8 @@ class Sequential:
         weight_decay_lambda: float = 0.0,
     ) -> None:
         if loss_layer is None:
-            from ..layers.loss import SoftmaxWithLoss  # noqa: PLC0415
-
             loss_layer = SoftmaxWithLoss()
-        if weight_decay_lambda < 0:
-            raise ValueError(f"weight_decay_lambda must be >= 0, got {weight_decay_lambda}")
+        weight_decay_lambda = check_number("weight_decay_lambda", weight_decay_lambda, 0.0)
         self.layers: dict[str, Layer] = {}
         items = layers.items() if isinstance(layers, dict) else ((None, l) for l in layers)
         counts: dict[str, int] = {}
@@ -87,8 +90,7 @@ class Sequential:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Copy arrays into the existing parameters/buffers in place; names and shapes must match."""
         own = self.state_dict()
-        missing = sorted(set(own) - set(state))
-        unexpected = sorted(set(state) - set(own))
+        missing, unexpected = key_mismatch(own, state)
         if missing or unexpected:
             raise ValueError(f"state does not match the model: missing {missing}, unexpected {unexpected}")
         for k, dst in own.items():

@@ -199,11 +199,3 @@ class DeepConvNet(Sequential):
             Dropout(dropout_ratio, seed=int(rng.integers(2**31))),
         ]
         super().__init__(layers, SoftmaxWithLoss())
-
-
-MODELS: dict[str, Any] = {
-    "twolayer": TwoLayerNet,
-    "mlp": MultiLayerNet,
-    "simplecnn": SimpleConvNet,
-    "deepcnn": DeepConvNet,
-}
