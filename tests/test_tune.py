@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from nnscratch import tune
+from nnscratch import tuning as tune
 from nnscratch.cli import main
 
 FAST = ["--dataset", "mnist-sample", "--train-size", "300", "--epochs", "3", "--hidden", "20,20",
         "--heartbeat", "1", "--grace-period", "2"]
 FINISHED = ("COMPLETE", "PRUNED", "FAIL")
-SRC = str(Path(tune.__file__).resolve().parents[1])
+SRC = str(Path(tune.__file__).resolve().parents[2])  # src/, above nnscratch/tuning/
 
 
 def _env() -> dict[str, str]:

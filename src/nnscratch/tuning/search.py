@@ -1,4 +1,4 @@
-"""Hyper-parameter search (ch. 6.5): validation data, log-uniform sampling and random search.
+"""The book's hyper-parameter search (ch. 6.5): validation data, log-uniform sampling and random search.
 
 The book's recipe (ch. 6.5.3): hold out part of the training data for validation, sample each
 hyper-parameter from a log-uniform range (lr = 10^U(-6, -2), weight decay = 10^U(-8, -4)),
@@ -9,12 +9,19 @@ train briefly, keep the ranges where validation accuracy is good, and narrow the
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+
+from ..datasets import iterate_minibatches
+from ..models import MultiLayerNet
+from ..optimizers import get_optimizer
+from ..step import Diverged, train_step
+from ..validation import check_int
 
 #: name -> (low exponent, high exponent): value = 10 ** U(low, high). The book's ranges (ch. 6.5.3).
 BOOK_SPACE: dict[str, tuple[float, float]] = {"lr": (-6.0, -2.0), "weight_decay": (-8.0, -4.0)}
@@ -82,33 +89,30 @@ class SearchResult:
 def train_epochs(model: Any, optimizer: Any, x: Any, t: Any, epochs: int, batch_size: int = 100,
                  seed: int | np.random.Generator | None = None,
                  on_epoch: Callable[[int], Any] | None = None) -> list[float]:
-    """Plain mini-batch training (ch. 4.5): each epoch one fresh shuffle, ``optimizer.update`` per batch.
+    """Plain mini-batch training (ch. 4.5): each epoch one fresh shuffle, one :func:`train_step` per batch.
 
     ``on_epoch(epoch)`` runs after every epoch (1-based), e.g. to record accuracies. Returns the
-    mini-batch losses. Raises ``FloatingPointError`` when the loss becomes NaN/inf.
+    mini-batch losses. Raises :class:`~nnscratch.step.Diverged` (before the update) when the loss
+    or a gradient becomes NaN/inf.
     """
-    from .datasets import iterate_minibatches  # noqa: PLC0415
-
     rng = np.random.default_rng(seed)
     losses: list[float] = []
     for epoch in range(1, int(epochs) + 1):
         for xb, tb in iterate_minibatches(x, t, batch_size, shuffle=True, seed=rng):
-            grads = model.gradient(xb, tb)
-            optimizer.update(model.params, grads)
-            loss = float(model.last_loss)
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss} in epoch {epoch}; lower the learning rate")
-            losses.append(loss)
+            losses.append(train_step(model, optimizer, xb, tb, step=len(losses) + 1, epoch=epoch))
         if on_epoch is not None:
             on_epoch(epoch)
     return losses
 
 
-def book_model(params: Mapping[str, float], seed: int) -> Any:
+def book_model(params: Mapping[str, float], seed: int, hidden: Sequence[int] = (100,) * 6) -> Any:
     """The ch. 6.5.3 network: MultiLayerNet 784-100x6-10 (ReLU, He init) with L2 ``weight_decay``."""
-    from .models import MultiLayerNet  # noqa: PLC0415
+    return MultiLayerNet(784, list(hidden), 10, weight_decay_lambda=params.get("weight_decay", 0.0), seed=seed)
 
-    return MultiLayerNet(784, [100] * 6, 10, weight_decay_lambda=params.get("weight_decay", 0.0), seed=seed)
+
+def model_builder(hidden: Sequence[int]) -> Callable[[Mapping[str, float], int], Any]:
+    """build(params, seed) -> :func:`book_model` with other hidden layer sizes."""
+    return functools.partial(book_model, hidden=tuple(int(h) for h in hidden))
 
 
 def run_trial(params: Mapping[str, float], x_train: Any, t_train: Any, x_val: Any, t_val: Any, *,
@@ -122,8 +126,6 @@ def run_trial(params: Mapping[str, float], x_train: Any, t_train: Any, x_val: An
     ``on_epoch(trial)`` runs after each epoch's accuracies are recorded; what it raises (e.g. a
     pruning signal) propagates.
     """
-    from .optimizers import get_optimizer  # noqa: PLC0415
-
     t0 = time.perf_counter()
     model = build_model(params, seed)
     opt = get_optimizer(optimizer, lr=params.get("lr", 0.01))
@@ -137,7 +139,7 @@ def run_trial(params: Mapping[str, float], x_train: Any, t_train: Any, x_val: An
 
     try:
         train_epochs(model, opt, x_train, t_train, epochs, batch_size, seed=seed + 1, on_epoch=record)
-    except (FloatingPointError, ValueError) as exc:  # NaN loss or NaN activations
+    except Diverged as exc:  # NaN/inf loss or gradient
         trial.status = f"failed: {exc}"
     trial.wall_time_s = time.perf_counter() - t0
     return trial
@@ -155,8 +157,7 @@ def random_search(x_train: Any, t_train: Any, x_val: Any, t_val: Any, *, n_trial
     10^U(-8,-4). ``callback(trial)`` is called after each trial (progress output).
     """
     space = dict(BOOK_SPACE if space is None else space)
-    if int(n_trials) < 1 or int(epochs) < 1:
-        raise ValueError(f"n_trials and epochs must be >= 1, got {n_trials} and {epochs}")
+    n_trials, epochs = check_int("n_trials", n_trials, 1), check_int("epochs", epochs, 1)
     rng = np.random.default_rng(seed)
     trials: list[Trial] = []
     for i in range(int(n_trials)):
@@ -178,6 +179,6 @@ def log_uniform_bounds(space: Mapping[str, tuple[float, float]]) -> dict[str, tu
 
 
 __all__: Sequence[str] = [
-    "BOOK_SPACE", "SearchResult", "Trial", "book_model", "log_uniform_bounds", "random_search", "run_trial",
-    "sample_log_uniform", "sample_params", "train_epochs",
+    "BOOK_SPACE", "SearchResult", "Trial", "book_model", "log_uniform_bounds", "model_builder", "random_search",
+    "run_trial", "sample_log_uniform", "sample_params", "train_epochs",
 ]
