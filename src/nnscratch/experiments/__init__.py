@@ -1,24 +1,19 @@
 """The book's experiments, one command each: `nnscratch experiment NAME [--quick]`.
 
-Each module registers its experiments with :func:`base.experiment`; ``load_all`` imports them.
+Each chapter module registers its experiments with :func:`base.experiment`; this package imports
+them all (in book order), so :data:`EXPERIMENTS` is complete once ``nnscratch.experiments`` is
+imported. Helpers they share live in :mod:`.common`; the command is :mod:`.command`.
 """
 from __future__ import annotations
 
-import importlib
-
+from . import ch3_4, ch6_optimizers, ch6_init, ch6_regularization, ch6_hyperparams, ch7_8  # noqa: F401 - they register
 from .base import EXPERIMENTS, Context, Experiment, experiment, run_experiment
 
 MODULES = ("ch3_4", "ch6_optimizers", "ch6_init", "ch6_regularization", "ch6_hyperparams", "ch7_8")
 
 
 def load_all() -> dict[str, Experiment]:
-    """Import every experiment module (registering them) and return the registry in book order."""
-    for mod in MODULES:
-        try:
-            importlib.import_module(f"{__name__}.{mod}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{mod}":
-                raise
+    """The registry of every experiment, in book order (all registered on import of this package)."""
     return EXPERIMENTS
 
 

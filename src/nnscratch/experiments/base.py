@@ -1,5 +1,8 @@
 """The experiment registry: each book experiment is a function that returns its numbers and figure.
 
+Chapter modules register theirs with :func:`experiment`; importing :mod:`nnscratch.experiments`
+imports every chapter module, so the registry is complete whenever this module is in use.
+
 ``run_experiment(name, out_dir, quick, seed)`` times it and writes ``NAME.png`` and ``NAME.json``
 (the numbers plotted, the settings, the seed and the wall time).
 """
@@ -14,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..fileio import write_json_atomic
+from ..plotting import save_figure
 
 
 @dataclass
@@ -57,10 +61,6 @@ def experiment(name: str, chapter: str, title: str, finding: str) -> Callable:
 def run_experiment(name: str, out_dir: str | Path = "runs/experiments", quick: bool = False, seed: int = 0,
                    **options: Any) -> dict[str, Any]:
     """Run one experiment; write NAME.png and NAME.json into out_dir; return the JSON record."""
-    from . import load_all  # noqa: PLC0415
-    from ..plotting import save_figure  # noqa: PLC0415
-
-    load_all()
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; available: {', '.join(EXPERIMENTS)}")
     exp = EXPERIMENTS[name]

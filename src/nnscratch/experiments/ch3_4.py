@@ -14,17 +14,7 @@ from .. import functions as F
 from ..gradient import function_2, gradient_descent, numerical_gradient
 from ..plotting import pyplot
 from .base import Context, experiment
-
-#: font sizes that stay readable when a figure is shown ~800 px wide
-STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
-         "xtick.labelsize": 10, "ytick.labelsize": 10, "figure.titlesize": 13}
-
-
-def _r(a: Any, nd: int = 6) -> list:
-    """An array as a JSON-able nested list of floats rounded to ``nd`` significant digits."""
-    a = np.asarray(a, dtype=np.float64)
-    return np.vectorize(lambda v: float(f"{v:.{nd}g}"), otypes=[float])(a).tolist() if a.size else a.tolist()
-
+from .common import STYLE, rounded
 
 # ------------------------------------------------------------------------------------------ ch. 3
 
@@ -88,10 +78,10 @@ def activations(ctx: Context) -> tuple[dict[str, Any], Any]:
         fig.suptitle("Activation functions (ch. 3.2) and softmax (ch. 3.5)")
 
     numbers = {
-        "x": _r(x),
-        "curves": {k: _r(v) for k, v in curves.items()},
-        "softmax_input": _r(a),
-        "softmax_output": _r(y),
+        "x": rounded(x),
+        "curves": {k: rounded(v) for k, v in curves.items()},
+        "softmax_input": rounded(a),
+        "softmax_output": rounded(y),
         "softmax_sum": float(y.sum()),
     }
     return numbers, fig
@@ -185,7 +175,7 @@ def gradient_descent_experiment(ctx: Context) -> tuple[dict[str, Any], Any]:
         "function": "f(x0, x1) = x0^2 + x1^2",
         "start": list(START),
         "start_norm": float(np.linalg.norm(start)),
-        "quiver": {"points": _r(pts), "minus_grad": _r(-grads)},
+        "quiver": {"points": rounded(pts), "minus_grad": rounded(-grads)},
         "runs": {},
     }
     for label, run in runs.items():
@@ -193,11 +183,11 @@ def gradient_descent_experiment(ctx: Context) -> tuple[dict[str, Any], Any]:
         numbers["runs"][label] = {
             "lr": run["lr"],
             "steps": run["steps"],
-            "point_after_20": _r(path[20], 8),
-            "point_final": _r(path[-1], 8),
+            "point_after_20": rounded(path[20], 8),
+            "point_final": rounded(path[-1], 8),
             "norm_after_20": float(norms[label][20]),
             "norm_final": float(norms[label][-1]),
-            "norms": _r(norms[label]),
-            "path": _r(path) if label == "lr=0.1" else _r(path[:k]),  # plotted: all, or steps 0-9
+            "norms": rounded(norms[label]),
+            "path": rounded(path) if label == "lr=0.1" else rounded(path[:k]),  # plotted: all, or steps 0-9
         }
     return numbers, fig

@@ -8,9 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from ..datasets import train_val_split
 from ..plotting import pyplot
+from ..tuning import BOOK_SPACE, random_search
 from .base import Context, experiment
-from .ch6_regularization import load_data
+from .common import dataset_name, load_data
 
 
 @experiment(
@@ -23,9 +25,6 @@ def hyperparams(ctx: Context) -> tuple[dict[str, Any], Any]:
     """Book ch. 6.5.3 (fig. 6-24): 500 training images, 20 % of them held out for validation;
     MultiLayerNet 784-100x6-10, SGD, batch 100; 100 trials of 50 epochs (quick: 16 of 25).
     """
-    from ..datasets import train_val_split  # noqa: PLC0415
-    from ..tuning import BOOK_SPACE, random_search  # noqa: PLC0415
-
     (x_train, t_train), _ = load_data(ctx)
     n_data, val_ratio = 500, 0.2
     n_trials, epochs = (16, 25) if ctx.quick else (100, 50)
@@ -51,7 +50,7 @@ def hyperparams(ctx: Context) -> tuple[dict[str, Any], Any]:
         "failed_trials": sum(tr.status != "complete" for tr in result.trials),
         "trials": [tr.to_dict() for tr in result.trials],
         "ranking": [tr.number for tr in ranked],
-        "settings": {**result.settings, "dataset": "mnist-sample" if ctx.quick else "mnist", "val_ratio": val_ratio,
+        "settings": {**result.settings, "dataset": dataset_name(ctx), "val_ratio": val_ratio,
                      "hidden": [100] * 6},
     }
     return numbers, _figure(ranked, result.space, epochs, len(x_tr), len(x_val))

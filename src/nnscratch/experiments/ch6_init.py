@@ -12,11 +12,11 @@ import numpy as np
 
 from .. import functions as F
 from ..initializers import init_weight, weight_std
+from ..models import MultiLayerNet
 from ..optimizers import get_optimizer
 from ..plotting import pyplot
 from .base import Context, experiment
-from .ch3_4 import STYLE, _r
-from .ch6_optimizers import compare_training, plot_loss_comparison
+from .common import STYLE, compare_training, plot_loss_comparison, rounded
 
 # ------------------------------------------------------------------------------------ ch. 6.2.2
 
@@ -90,7 +90,7 @@ def init_histograms(ctx: Context) -> tuple[dict[str, Any], Any]:
             "activation": act,
             "weight_init": spec,
             "weight_std": weight_std((dims, dims), spec),
-            "layers": [activation_stats(a) | {"hist_counts": counts.tolist(), "hist_edges": _r(edges)}
+            "layers": [activation_stats(a) | {"hist_counts": counts.tolist(), "hist_edges": rounded(edges)}
                        for a, (counts, edges) in zip(acts, hs)],
         }
 
@@ -153,8 +153,6 @@ def init_mnist(ctx: Context) -> tuple[dict[str, Any], Any]:
 
     Full size: 2000 iterations on MNIST as in the book; quick: 300 on the shipped sample.
     """
-    from ..models import MultiLayerNet  # noqa: PLC0415
-
     steps = int(ctx.options.get("steps", 300 if ctx.quick else 2000))
 
     def maker(spec: Any) -> Any:

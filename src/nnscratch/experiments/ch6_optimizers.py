@@ -4,134 +4,19 @@
 * ``optimizers-mnist`` (ch. 6.1.8, fig. 6-9): a 5-layer ReLU net trained by each optimizer on the same
   mini-batches from the same initial weights.
 
-The small training loop and the book's ``smooth_curve`` live here and are shared with ``ch6_init``.
+The training loop they share with ``ch6_init`` is :func:`.common.compare_training`.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from ..models import MultiLayerNet
 from ..optimizers import get_optimizer
 from ..plotting import pyplot
 from .base import Context, experiment
-from .ch3_4 import STYLE, _r
-
-# ------------------------------------------------------------------------------------ helpers
-
-
-def smooth_curve(x: Any, window_len: int = 11, beta: float = 2.0) -> np.ndarray:
-    """The book's ``smooth_curve`` (common/util.py): a Kaiser-window moving average, same length as x.
-
-    The ends are padded by reflection so the curve keeps its length; ``window_len`` must be odd.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    if window_len % 2 == 0 or window_len < 1:
-        raise ValueError(f"window_len must be a positive odd int, got {window_len}")
-    if len(x) < window_len:
-        return x.copy()
-    half = window_len // 2
-    s = np.r_[x[window_len - 1:0:-1], x, x[-1:-window_len:-1]]
-    w = np.kaiser(window_len, beta)
-    y = np.convolve(w / w.sum(), s, mode="valid")
-    return y[half:len(y) - half]
-
-
-def smoothing_window(steps: int) -> int:
-    """The book smooths over 11 steps; runs longer than ~1000 steps get a wider (odd) window: 21 for 2000."""
-    return max(11, (steps // 100) | 1)
-
-
-def load_data(ctx: Context) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray], str]:
-    """Quick runs use the MNIST sample shipped in the package, full runs the whole of MNIST."""
-    if ctx.quick:
-        from ..datasets import load_mnist_sample  # noqa: PLC0415
-
-        (x, t), (xt, tt) = load_mnist_sample(normalize=True, flatten=True, one_hot_label=False)
-        source = "MNIST sample shipped with nnscratch"
-    else:
-        from ..datasets import load_mnist  # noqa: PLC0415
-
-        (x, t), (xt, tt) = load_mnist(normalize=True, flatten=True, one_hot_label=False)
-        source = "MNIST"
-    return (x, t), (xt, tt), f"{source} ({len(x)} train / {len(xt)} test images)"
-
-
-def minibatch_indices(rng: np.random.Generator, n_train: int, steps: int, batch_size: int) -> np.ndarray:
-    """(steps, batch_size) random training indices, drawn once so every run sees the same batches.
-
-    Like the book's ``np.random.choice(train_size, batch_size)``: each batch is drawn independently.
-    """
-    return rng.integers(0, n_train, size=(steps, batch_size))
-
-
-def train_losses(model: Any, optimizer: Any, x: np.ndarray, t: np.ndarray, batches: np.ndarray) -> np.ndarray:
-    """The book's loop (ch. 6.1.8): for each batch, grads = model.gradient; optimizer.update; record the loss."""
-    losses = np.empty(len(batches))
-    for i, idx in enumerate(batches):
-        grads = model.gradient(x[idx], t[idx])
-        optimizer.update(model.params, grads)
-        losses[i] = model.last_loss
-        if not np.isfinite(losses[i]):
-            raise FloatingPointError(f"the loss became {losses[i]} at step {i + 1}; the learning rate is too large")
-    return losses
-
-
-def compare_training(ctx: Context, runs: dict[str, tuple[Callable[[], Any], Any]], steps: int, batch_size: int,
-                     tail: int = 50) -> dict[str, Any]:
-    """Train each ``label -> (make_model, optimizer)`` on the same batches; losses, smoothed curves, accuracy."""
-    (x, t), (xt, tt), data = load_data(ctx)
-    batches = minibatch_indices(ctx.rng, len(x), steps, batch_size)
-    window = smoothing_window(steps)
-    out: dict[str, Any] = {"data": data, "steps": steps, "batch_size": batch_size,
-                           "smoothing_window": window, "final_loss_over_last_steps": tail, "runs": {}}
-    for label, (make_model, optimizer) in runs.items():
-        model = make_model()
-        losses = train_losses(model, optimizer, x, t, batches)
-        out["runs"][label] = {
-            "optimizer": optimizer.get_config() | {"name": type(optimizer).__name__},
-            "loss": _r(losses, 5),
-            "loss_smoothed": _r(smooth_curve(losses, window), 5),
-            "final_loss": float(losses[-tail:].mean()),
-            "test_accuracy": float(model.accuracy(xt, tt)),
-        }
-    return out
-
-
-def plot_loss_comparison(result: dict[str, Any], title: str, colors: dict[str, str]) -> Any:
-    """Smoothed loss per step for every run (left) and the mean loss of the last steps (right)."""
-    plt = pyplot()
-    runs = result["runs"]
-    with plt.rc_context(STYLE):
-        fig, (ax, axb) = plt.subplots(1, 2, figsize=(11, 4.8), layout="constrained",
-                                      gridspec_kw={"width_ratios": [2.3, 1]})
-        steps = np.arange(1, result["steps"] + 1)
-        for label, run in runs.items():
-            ax.plot(steps, run["loss_smoothed"], lw=1.6, color=colors[label], label=label)
-        ax.set(xlabel="iteration (mini-batches of %d)" % result["batch_size"], ylabel="training loss (cross-entropy)",
-               title=f"Loss, smoothed over {result['smoothing_window']} steps")
-        ax.axhline(np.log(10), color="grey", ls=":", lw=1)
-        ax.text(result["steps"] * 0.55, np.log(10) + 0.03, "ln 10 = 2.303 (uniform guess)", ha="center", va="bottom",
-                fontsize=9, color="grey")
-        ax.set_ylim(0, max(2.75, max(max(r["loss_smoothed"]) for r in runs.values()) * 1.05))
-        ax.grid(alpha=0.3)
-        ax.legend(loc="best", fontsize=9)
-        labels = list(runs)
-        finals = [runs[k]["final_loss"] for k in labels]
-        accs = [runs[k]["test_accuracy"] for k in labels]
-        y = np.arange(len(labels))[::-1]
-        bars = axb.barh(y, finals, color=[colors[k] for k in labels])
-        for b, f, a in zip(bars, finals, accs):
-            axb.text(b.get_width(), b.get_y() + b.get_height() / 2, f" {f:.3f} (test acc {100 * a:.1f}%)",
-                     va="center", fontsize=9)
-        axb.set_yticks(y, [k.split(" (")[0] for k in labels])
-        axb.set_xlim(0, max(finals) * 1.9)
-        axb.set(xlabel=f"mean loss over the last {result['final_loss_over_last_steps']} steps",
-                title="Final loss (lower is better)")
-        axb.grid(alpha=0.3, axis="x")
-        fig.suptitle(f"{title}\n{result['data']}, same initial weights and mini-batches for every run")
-    return fig
-
+from .common import STYLE, compare_training, plot_loss_comparison, rounded
 
 # ------------------------------------------------------------------------------------ ch. 6.1.7
 
@@ -212,8 +97,8 @@ def optimizers_2d(ctx: Context) -> tuple[dict[str, Any], Any]:
         numbers["runs"][label] = {
             "optimizer": name,
             "lr": lr,
-            "path": _r(path),
-            "final_point": _r(path[-1], 8),
+            "path": rounded(path),
+            "final_point": rounded(path[-1], 8),
             "final_f": float(f2d(*path[-1])),
             "start_distance": float(np.hypot(*start)),
             "final_distance": float(np.hypot(*path[-1])),
@@ -246,8 +131,6 @@ def optimizers_mnist(ctx: Context) -> tuple[dict[str, Any], Any]:
 
     Full size: 2000 iterations on MNIST as in the book; quick: 300 on the shipped sample.
     """
-    from ..models import MultiLayerNet  # noqa: PLC0415
-
     steps = int(ctx.options.get("steps", 300 if ctx.quick else 2000))
     batch_size = 128
 

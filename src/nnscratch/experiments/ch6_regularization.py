@@ -9,16 +9,14 @@ from typing import Any
 
 import numpy as np
 
+from ..datasets import iterate_minibatches
+from ..models import MultiLayerNet
+from ..optimizers import get_optimizer
 from ..plotting import pyplot
+from ..step import Diverged, train_step
+from ..tuning import train_epochs
 from .base import Context, experiment
-
-
-def load_data(ctx: Context, flatten: bool = True) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Full MNIST normally; the ~5000/1000-image sample shipped in the package when ``ctx.quick``."""
-    from ..datasets import load_mnist, load_mnist_sample  # noqa: PLC0415
-
-    loader = load_mnist_sample if ctx.quick else load_mnist
-    return loader(normalize=True, flatten=flatten, one_hot_label=False)
+from .common import dataset_name, load_data
 
 
 def _pct(values: Any) -> np.ndarray:
@@ -29,11 +27,8 @@ def _train_side_by_side(nets: dict[str, Any], x: np.ndarray, t: np.ndarray, epoc
                         seed: int) -> dict[str, list[float]]:
     """Train every net on the same mini-batches (SGD); train accuracy before training and after each epoch.
 
-    A net whose loss turns NaN (the plain net at large init std) stops and keeps its last accuracy.
+    A net whose loss or gradient turns NaN (the plain net at large init std) stops and keeps its last accuracy.
     """
-    from ..datasets import iterate_minibatches  # noqa: PLC0415
-    from ..optimizers import get_optimizer  # noqa: PLC0415
-
     opts = {k: get_optimizer("sgd", lr=lr) for k in nets}
     acc: dict[str, list[float]] = {k: [net.accuracy(x, t)] for k, net in nets.items()}
     alive = dict.fromkeys(nets, True)
@@ -44,8 +39,8 @@ def _train_side_by_side(nets: dict[str, Any], x: np.ndarray, t: np.ndarray, epoc
                 for k, net in nets.items():
                     if alive[k]:
                         try:
-                            opts[k].update(net.params, net.gradient(xb, tb))
-                        except ValueError:  # non-finite loss: the net diverged
+                            train_step(net, opts[k], xb, tb)
+                        except Diverged:
                             alive[k] = False
             for k, net in nets.items():
                 acc[k].append(net.accuracy(x, t) if alive[k] else acc[k][-1])
@@ -63,8 +58,6 @@ def batchnorm(ctx: Context) -> tuple[dict[str, Any], Any]:
     """Book ch. 6.3.2 (fig. 6-19): train accuracy with and without Batch Normalization for 16 weight
     scales logspace(0, -4): MultiLayerNet 784-100x5-10, 1000 training images, SGD lr 0.01, batch 100.
     """
-    from ..models import MultiLayerNet  # noqa: PLC0415
-
     (x_train, t_train), _ = load_data(ctx)
     n_train, epochs, batch, lr = 1000, (10 if ctx.quick else 20), 100, 0.01
     x, t = x_train[:n_train], t_train[:n_train]
@@ -82,8 +75,6 @@ def batchnorm(ctx: Context) -> tuple[dict[str, Any], Any]:
                         "final_batchnorm": acc["batchnorm"][-1], "final_plain": acc["plain"][-1]})
 
     plt = pyplot()
-    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
-
     fig, axes = plt.subplots(4, 4, figsize=(11, 10), sharex=True, sharey=True)
     ep = np.arange(epochs + 1)
     for ax, r in zip(axes.flat, results):
@@ -95,7 +86,7 @@ def batchnorm(ctx: Context) -> tuple[dict[str, Any], Any]:
         ax.grid(alpha=0.3)
     for ax in axes[-1]:
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     for ax in axes[:, 0]:
         ax.set_ylabel("train accuracy (%)")
     handles, labels = axes.flat[0].get_legend_handles_labels()
@@ -112,7 +103,7 @@ def batchnorm(ctx: Context) -> tuple[dict[str, Any], Any]:
         "n_scales": len(results),
         "curves": results,
         "settings": {"n_train": n_train, "epochs": epochs, "batch_size": batch, "lr": lr, "optimizer": "sgd",
-                     "hidden": [100] * 5, "dataset": "mnist-sample" if ctx.quick else "mnist"},
+                     "hidden": [100] * 5, "dataset": dataset_name(ctx)},
     }
     return numbers, fig
 
@@ -135,10 +126,6 @@ def overfit(ctx: Context) -> tuple[dict[str, Any], Any]:
     """Book ch. 6.4.1-6.4.3 (fig. 6-20, 6-21, 6-23): 300 training images, MultiLayerNet 784-100x6-10,
     SGD lr 0.01, batch 100; no regularisation vs weight decay lambda=0.1 vs Dropout 0.2.
     """
-    from ..models import MultiLayerNet  # noqa: PLC0415
-    from ..optimizers import get_optimizer  # noqa: PLC0415
-    from ..tuning import train_epochs  # noqa: PLC0415
-
     (x_train, t_train), (x_test, t_test) = load_data(ctx)
     n_train, epochs, batch, lr = 300, (150 if ctx.quick else 201), 100, 0.01
     x, t = x_train[:n_train], t_train[:n_train]
@@ -181,6 +168,6 @@ def overfit(ctx: Context) -> tuple[dict[str, Any], Any]:
         "curves": runs,
         "settings": {"n_train": n_train, "n_test": int(len(x_test)), "epochs": epochs, "batch_size": batch, "lr": lr,
                      "optimizer": "sgd", "hidden": [100] * 6, "weight_decay_lambda": 0.1, "dropout_ratio": 0.2,
-                     "dataset": "mnist-sample" if ctx.quick else "mnist"},
+                     "dataset": dataset_name(ctx)},
     }
     return numbers, fig

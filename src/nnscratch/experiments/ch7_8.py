@@ -12,9 +12,15 @@ from typing import Any
 
 import numpy as np
 
+from .. import backend, serialization
+from ..functions import softmax
+from ..initializers import init_weight
+from ..models import DeepConvNet, MultiLayerNet, SimpleConvNet
+from ..optimizers import get_optimizer
 from ..plotting import pyplot
+from ..tuning import train_epochs
 from .base import Context, experiment
-from .ch6_regularization import load_data
+from .common import dataset_name, load_data
 
 
 def _load_model(ctx: Context) -> Any | None:
@@ -22,16 +28,11 @@ def _load_model(ctx: Context) -> Any | None:
     path = ctx.options.get("model")
     if not path:
         return None
-    from .. import serialization  # noqa: PLC0415
-
     return serialization.load(path).eval()
 
 
 def _fit(model: Any, x: Any, t: Any, epochs: int, seed: int, lr: float = 0.001, batch_size: int = 100) -> None:
     """Adam (lr 0.001), the book's optimizer for its ConvNets (ch. 7.5, 8.1)."""
-    from ..optimizers import get_optimizer  # noqa: PLC0415
-    from ..tuning import train_epochs  # noqa: PLC0415
-
     model.train()
     train_epochs(model, get_optimizer("adam", lr=lr), x, t, epochs, batch_size, seed=seed)
     model.eval()
@@ -39,15 +40,8 @@ def _fit(model: Any, x: Any, t: Any, epochs: int, seed: int, lr: float = 0.001, 
 
 def _predict(model: Any, x: Any, batch_size: int = 500) -> np.ndarray:
     """Scores for all of x, in batches, as float64 NumPy."""
-    from .. import backend  # noqa: PLC0415
-
     return np.concatenate([backend.to_numpy(model.predict(x[i:i + batch_size], train=False)).astype(np.float64)
                            for i in range(0, len(x), batch_size)])
-
-
-def _softmax(s: np.ndarray) -> np.ndarray:
-    e = np.exp(s - s.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def _first_conv(model: Any) -> tuple[str, Any]:
@@ -98,9 +92,6 @@ def filters(ctx: Context) -> tuple[dict[str, Any], Any]:
     """Book ch. 7.6.1 (fig. 7-24, 7-25): SimpleConvNet's conv1 weights (30 x 1 x 5 x 5) before and after
     training with Adam (quick: 3 epochs on the sample, full: 5 on MNIST; the book: 20), and the response of one vertical- and one horizontal-edge filter to a test digit.
     """
-    from ..initializers import init_weight  # noqa: PLC0415
-    from ..models import SimpleConvNet  # noqa: PLC0415
-
     (x_train, t_train), (x_test, t_test) = load_data(ctx, flatten=False)
     rng = ctx.rng
     seed = int(rng.integers(2**31))
@@ -150,7 +141,7 @@ def filters(ctx: Context) -> tuple[dict[str, Any], Any]:
         "filters_after": np.round(W_after, 5).tolist(),
         "responses": {"vertical": np.round(response[i_v], 4).tolist(), "horizontal": np.round(response[i_h], 4).tolist()},
         "settings": {"epochs": epochs, "optimizer": "adam", "lr": 0.001, "batch_size": 100, "source": source,
-                     "n_train": int(len(x_train)), "dataset": "mnist-sample" if ctx.quick else "mnist"},
+                     "n_train": int(len(x_train)), "dataset": dataset_name(ctx)},
     }
     fig = _filters_figure(W_before, W_after, corr_before, corr_after, (i_v, i_h), x[0, 0], response, numbers)
     return numbers, fig
@@ -218,8 +209,6 @@ def misclassified(ctx: Context) -> tuple[dict[str, Any], Any]:
     Full: DeepConvNet trained 3 epochs on MNIST (Adam lr 0.001; the book trains 20, reaching 99.4 %;
     ctx.options['epochs'] overrides) or ``--model PATH``. Quick: 3 epochs on the 5000-image sample.
     """
-    from ..models import DeepConvNet  # noqa: PLC0415
-
     (x_train, t_train), (x_test, t_test) = load_data(ctx, flatten=False)
     rng = ctx.rng
     seed = int(rng.integers(2**31))
@@ -234,7 +223,7 @@ def misclassified(ctx: Context) -> tuple[dict[str, Any], Any]:
         epochs, n_train = 0, 0
         source = f"loaded from {ctx.options['model']}"
     t = np.asarray(t_test).astype(np.int64)
-    probs = _softmax(_predict(model, x_test))
+    probs = softmax(_predict(model, x_test))
     pred = probs.argmax(axis=1)
     wrong = np.flatnonzero(pred != t)
     shown = wrong[:20]
@@ -248,7 +237,7 @@ def misclassified(ctx: Context) -> tuple[dict[str, Any], Any]:
         "shown": {"indices": shown.tolist(), "true": t[shown].tolist(), "pred": pred[shown].tolist(),
                   "confidence": np.round(probs[shown, pred[shown]], 4).tolist()},
         "settings": {"epochs": epochs, "n_train": int(n_train), "source": source, "optimizer": "adam", "lr": 0.001,
-                     "dataset": "mnist-sample" if ctx.quick else "mnist"},
+                     "dataset": dataset_name(ctx)},
     }
     plt = pyplot()
     cols = 5
@@ -277,8 +266,6 @@ def half_precision(ctx: Context) -> tuple[dict[str, Any], Any]:
     (``model.astype('float16')``). Default model: MultiLayerNet 784-100-100-10 trained briefly with Adam
     for 5 epochs (quick: on the sample, full: on MNIST), or ``--model PATH`` (e.g. a DeepConvNet).
     """
-    from ..models import MultiLayerNet  # noqa: PLC0415
-
     (x_train, t_train), (x_test, t_test) = load_data(ctx, flatten=False)
     rng = ctx.rng
     seed = int(rng.integers(2**31))
@@ -298,7 +285,7 @@ def half_precision(ctx: Context) -> tuple[dict[str, Any], Any]:
         scores[dt] = _predict(m, np.asarray(x_test).astype(dt))
         acc[dt] = float((scores[dt].argmax(axis=1) == t).mean())
         nbytes[dt] = int(sum(p.nbytes for p in m.params.values()))
-    p32, p16 = _softmax(scores["float32"]), _softmax(scores["float16"])
+    p32, p16 = softmax(scores["float32"]), softmax(scores["float16"])
     changed = np.flatnonzero(scores["float32"].argmax(axis=1) != scores["float16"].argmax(axis=1))
     prob_diff = np.abs(p32 - p16).max(axis=1)
     numbers = {
@@ -310,7 +297,7 @@ def half_precision(ctx: Context) -> tuple[dict[str, Any], Any]:
         "median_prob_diff": float(np.median(prob_diff)),
         "param_bytes": nbytes,
         "n_test": int(len(t)),
-        "settings": {"source": source, "dataset": "mnist-sample" if ctx.quick else "mnist"},
+        "settings": {"source": source, "dataset": dataset_name(ctx)},
     }
 
     plt = pyplot()

@@ -13,7 +13,10 @@ import platform
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+import numpy as np
+
 from ..fileio import atomic_write
+from .base import EXPERIMENTS
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1100px;
@@ -37,12 +40,6 @@ th { color: #555; font-weight: 600; }
 .failed { border-color: #d33; background: #fff5f5; }
 .small { color: #666; font-size: 0.85rem; }
 """
-
-
-def _order() -> list[str]:
-    from . import load_all  # noqa: PLC0415
-
-    return list(load_all())
 
 
 def _fmt(v: Any) -> str:
@@ -132,12 +129,10 @@ def write_report(records: Iterable[Mapping[str, Any]], out_dir: str | os.PathLik
     ``failures`` (name -> error text) are listed too; ``command`` overrides the reproduce line.
     """
     out = Path(out_dir)
-    order = {n: i for i, n in enumerate(_order())}
+    order = {n: i for i, n in enumerate(EXPERIMENTS)}
     recs = sorted(records, key=lambda r: (order.get(r["experiment"], len(order)), r["experiment"]))
     failures = dict(failures or {})
     now = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    import numpy as np  # noqa: PLC0415
-
     machine = (f"{platform.node() or 'unknown host'}: {platform.platform()}, {os.cpu_count()} CPU cores, "
                f"Python {platform.python_version()}, NumPy {np.__version__}")
     total = sum(float(r.get("wall_time_s") or 0) for r in recs)
@@ -175,7 +170,7 @@ Burges (CC BY-SA 3.0).</p>
 
 def load_records(out_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The run_experiment records (NAME.json) found in ``out_dir`` for registered experiments."""
-    names = set(_order())
+    names = set(EXPERIMENTS)
     recs = []
     for path in sorted(Path(out_dir).glob("*.json")):
         try:

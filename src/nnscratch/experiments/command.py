@@ -8,20 +8,18 @@ import time
 import traceback
 from typing import Any
 
+from .. import experiments
+from ..argtypes import raw_description
+from .report import load_records, write_report
 
-def add_subcommands(subparsers: Any, formatter_class: Any = argparse.ArgumentDefaultsHelpFormatter) -> None:
-    """Add the ``experiment`` subcommand to the main parser's subparsers."""
-    from . import load_all  # noqa: PLC0415
 
-    registry = load_all()
-
-    class Formatter(argparse.RawDescriptionHelpFormatter, formatter_class):  # keep the listing's line breaks
-        pass
-
+def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -> argparse.ArgumentParser:
+    """Register ``nnscratch experiment`` with the main parser's subparsers."""
+    registry = experiments.EXPERIMENTS
     listing = "\n".join(f"  {e.name:<16} ch. {e.chapter:<6} {e.title}" for e in registry.values())
     p = subparsers.add_parser(
         "experiment", help="reproduce a book experiment (figure + numbers), or all of them with a report",
-        formatter_class=Formatter,
+        formatter_class=raw_description(formatter_class),  # keeps the listing's line breaks
         description=textwrap.fill(
             "Run one of the book's experiments, writing NAME.png (the figure), NAME.json (the numbers plotted, "
             "settings, seed, wall time) and index.html (a report over every NAME.json in --out). 'all' runs every "
@@ -36,14 +34,13 @@ def add_subcommands(subparsers: Any, formatter_class: Any = argparse.ArgumentDef
     p.add_argument("--model", default=None, metavar="PATH",
                    help="a model file from `nnscratch train` to use instead of training one "
                         "(filters, misclassified, half-precision)")
-    p.set_defaults(func=cmd_experiment)
+    p.set_defaults(func=run)
+    return p
 
 
-def cmd_experiment(args: argparse.Namespace) -> int:
-    from . import load_all, run_experiment  # noqa: PLC0415
-    from .report import load_records, write_report  # noqa: PLC0415
-
-    registry = load_all()
+def run(args: argparse.Namespace) -> int:
+    """Run one experiment or all of them (one failing does not stop the others), then write index.html."""
+    registry = experiments.EXPERIMENTS
     names = list(registry) if args.name == "all" else [args.name]
     options: dict[str, Any] = {"model": args.model} if args.model else {}
     failures: dict[str, str] = {}
@@ -53,7 +50,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         print(f"[{i}/{len(names)}] {name} (ch. {exp.chapter}): {exp.title} ...", flush=True)
         t0 = time.perf_counter()
         try:
-            record = run_experiment(name, args.out, quick=args.quick, seed=args.seed, **options)
+            record = experiments.run_experiment(name, args.out, quick=args.quick, seed=args.seed, **options)
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # noqa: BLE001 - one failure must not stop `all`
