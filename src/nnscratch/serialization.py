@@ -17,6 +17,9 @@ import numpy as np
 
 from . import backend
 from .fileio import atomic_write
+from .models.sequential import Sequential
+from .optimizers import get_optimizer
+from .validation import key_mismatch
 
 FORMAT = "nnscratch-model"
 FORMAT_VERSION = 1
@@ -101,10 +104,8 @@ def save(model: Any, path: str | os.PathLike[str], optimizer: Any = None, extra:
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
 
-    return atomic_write(path, write)
+    return atomic_write(path, write)  # fsync, then rename
 
 
 def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -145,8 +146,7 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 
 
 def _check_arrays(path: Path, what: str, arrays: dict[str, np.ndarray], expected: dict[str, Any]) -> None:
-    missing = sorted(set(expected) - set(arrays))
-    unexpected = sorted(set(arrays) - set(expected))
+    missing, unexpected = key_mismatch(expected, arrays)
     if missing or unexpected:
         raise ModelFileError(f"{path}: {what} arrays do not match the header: missing {missing}, unexpected {unexpected}")
     for k, spec in expected.items():
@@ -159,8 +159,6 @@ def _check_arrays(path: Path, what: str, arrays: dict[str, np.ndarray], expected
 
 
 def _build(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[Any, Any]:
-    from .models.sequential import Sequential  # noqa: PLC0415
-
     xp = backend.xp
     state = {k[len(PARAM_PREFIX):]: v for k, v in arrays.items() if k.startswith(PARAM_PREFIX)}
     _check_arrays(path, "model", state, meta.get("arrays") or {})
@@ -176,8 +174,6 @@ def _build(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> t
     opt_meta = meta.get("optimizer")
     optimizer = None
     if opt_meta is not None:
-        from .optimizers import get_optimizer  # noqa: PLC0415
-
         opt_arrays = {k[len(OPTIM_PREFIX):]: v for k, v in arrays.items() if k.startswith(OPTIM_PREFIX)}
         _check_arrays(path, "optimizer", opt_arrays, opt_meta.get("arrays") or {})
         try:

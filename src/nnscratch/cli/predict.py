@@ -1,0 +1,39 @@
+"""`nnscratch predict`: the top classes of digit pictures (PNG/JPEG of any size) under a saved model."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import numpy as np
+
+from ..functions import softmax
+from ..images import load_digit
+from .evaluate import load_model
+
+
+def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -> argparse.ArgumentParser:
+    """Register ``nnscratch predict``."""
+    pr = subparsers.add_parser("predict", help="classify digit images (PNG/JPEG of any size)", formatter_class=formatter_class,
+                               description="Each image is made MNIST-like: grayscale, inverted when the background is "
+                                           "light, the digit scaled into a 20x20 box and centred by mass in 28x28.")
+    pr.add_argument("model", help="a model.npz written by `nnscratch train`")
+    pr.add_argument("images", nargs="+", help="image files")
+    pr.add_argument("--top", type=int, default=3, help="how many classes to show")
+    pr.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
+                    help="invert the image (auto: when its border is light)")
+    pr.set_defaults(func=run)
+    return pr
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print ``path: class (p %), ...`` for each image."""
+    model, extra = load_model(args.model)
+    names = extra.get("class_names") or [str(i) for i in range(10)]
+    invert = {"auto": None, "yes": True, "no": False}[args.invert]
+    for path in args.images:
+        x = load_digit(path, invert=invert).reshape(1, 1, 28, 28)
+        p = softmax(model.predict(x))[0]
+        top = np.argsort(p)[::-1][: args.top]
+        ranked = ", ".join(f"{names[i]} ({100 * p[i]:.1f} %)" for i in top)
+        print(f"{path}: {ranked}")
+    return 0

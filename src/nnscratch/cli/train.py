@@ -1,0 +1,113 @@
+"""`nnscratch train`: train a model of the zoo, save it with its history, figure and checkpoint."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import serialization
+from ..argtypes import init_spec, int_list
+from ..callbacks import Checkpoint, ProgressBar
+from ..datasets import DATASET_REGISTRY, get_dataset, load_dataset, train_val_split
+from ..models import MODEL_REGISTRY, get_model
+from ..optimizers import OPTIMIZER_NAMES
+from ..plotting import plot_history
+from ..training import Trainer
+
+#: the command's learning rate per optimizer when --lr is not given (SGD: the book's 0.1 for MNIST)
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01, "rmsprop": 0.001, "adam": 0.001,
+              "adamw": 0.001}
+
+
+def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -> argparse.ArgumentParser:
+    """Register ``nnscratch train``."""
+    t = subparsers.add_parser("train", help="train a network and save it with its history and figure",
+                              formatter_class=formatter_class,
+                              description="Train a network of the book's zoo on MNIST-like data; writes model.npz, "
+                                          "history.json, training.png and checkpoint.npz into --out.")
+    t.add_argument("--model", choices=list(MODEL_REGISTRY), default="mlp",
+                   help="; ".join(f"{m.name}: {m.description}" for m in MODEL_REGISTRY.values()))
+    t.add_argument("--hidden", type=int_list, default=None, metavar="N,N,...",
+                   help="hidden layer sizes (mlp default 512,256; twolayer default 50)")
+    t.add_argument("--dataset", choices=list(DATASET_REGISTRY), default="mnist",
+                   help="mnist-sample is the small sample shipped in the package")
+    t.add_argument("--epochs", type=int, default=10, help="shuffled passes over the training data")
+    t.add_argument("--batch-size", type=int, default=100, help="mini-batch size")
+    t.add_argument("--optimizer", choices=OPTIMIZER_NAMES, default="adam", help="update rule (ch. 6.1)")
+    t.add_argument("--lr", type=float, default=None, help="learning rate (default per optimizer: sgd 0.1, adam 0.001, ...)")
+    t.add_argument("--schedule", choices=("cosine", "step", "none"), default="cosine",
+                   help="learning-rate schedule over the run: cosine decay to 0, step (x0.1 every third), or constant")
+    t.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay lambda (ch. 6.4.1), mlp only")
+    t.add_argument("--dropout", type=float, default=0.0, help="dropout ratio after each hidden layer (0 = off), mlp only")
+    t.add_argument("--batchnorm", action="store_true", help="batch normalization after each hidden Affine (ch. 6.3), mlp only")
+    t.add_argument("--activation", choices=("relu", "sigmoid", "tanh"), default="relu", help="hidden activation, mlp only")
+    t.add_argument("--init", type=init_spec, default="auto",
+                   help="weight init: a std like 0.01, 'xavier', 'he', or 'auto' (the model's book default)")
+    t.add_argument("--seed", type=int, default=0, help="seed for initialisation, shuffling and dropout")
+    t.add_argument("--train-size", type=int, default=None, help="use only the first N training images")
+    t.add_argument("--val-split", type=float, default=0.0, help="hold out this fraction of training data for validation")
+    t.add_argument("--eval-samples", type=int, default=10000,
+                   help="per-epoch accuracies use the first N training/validation/test images (0 = all)")
+    t.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue from a checkpoint.npz written by an earlier run")
+    t.add_argument("--out", default="runs/train", help="directory receiving model.npz, history.json, training.png")
+    t.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    t.set_defaults(func=run)
+    return t
+
+
+def optimizer_param(args: argparse.Namespace, n_train: int) -> dict[str, Any]:
+    """The optimizer's keyword arguments: the learning rate and its schedule over the whole run."""
+    lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
+    param: dict[str, Any] = {"lr": lr}
+    steps = args.epochs * -(-n_train // args.batch_size)
+    if args.schedule == "cosine":
+        param["lr_schedule"] = {"name": "cosine", "lr": lr, "total_steps": steps}
+    elif args.schedule == "step":
+        param["lr_schedule"] = {"name": "step", "lr": lr, "step_size": max(steps // 3, 1), "gamma": 0.1}
+    return param
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train, then write model.npz, history.json and training.png (checkpoint.npz after every epoch)."""
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    (x_train, t_train), (x_test, t_test) = load_dataset(args.dataset)
+    if args.train_size:
+        x_train, t_train = x_train[: args.train_size], t_train[: args.train_size]
+    print(f"data: {args.dataset}, {len(x_train)} training and {len(x_test)} test images "
+          f"({time.perf_counter() - t0:.1f} s)")
+    x_val = t_val = None
+    if args.val_split > 0:
+        (x_train, t_train), (x_val, t_val) = train_val_split(x_train, t_train, val_ratio=args.val_split, seed=args.seed)
+    model = get_model(args.model).build(args)
+    param = optimizer_param(args, len(x_train))
+    callbacks: list[Any] = [Checkpoint(out / "checkpoint.npz")]
+    if not args.quiet:
+        callbacks.append(ProgressBar())
+    trainer = Trainer(
+        model, x_train, t_train, x_test, t_test, epochs=args.epochs, mini_batch_size=args.batch_size,
+        optimizer=args.optimizer, optimizer_param=param, verbose=not args.quiet,
+        x_val=x_val, t_val=t_val, seed=args.seed, callbacks=callbacks,
+        evaluate_sample_num_per_epoch=args.eval_samples or None,
+    )
+    print(f"model: {args.model} ({model.num_params():,} parameters), optimizer: {args.optimizer} lr={param['lr']} "
+          f"({args.schedule} schedule), "
+          f"{args.epochs} epochs of batch {args.batch_size}")
+    history = trainer.train(resume_from=args.resume) if args.resume else trainer.train()
+    test_acc = model.accuracy(x_test, t_test)
+    extra = {"dataset": args.dataset, "class_names": list(get_dataset(args.dataset).class_names),
+             "test_acc": test_acc, "command": sys.argv[1:]}
+    model_path = serialization.save(model, out / "model.npz", extra=extra)
+    history.save_json(out / "history.json")
+    figure = plot_history(history, out / "training.png", title=f"{args.model} on {args.dataset}")
+    epoch_times = history.to_dict().get("epoch_time", [])
+    if epoch_times:
+        print(f"time per epoch: {np.mean(epoch_times):.1f} s (total {sum(epoch_times):.1f} s)")
+    print(f"test accuracy: {100 * test_acc:.2f} %")
+    print(f"model: {model_path}\nhistory: {out / 'history.json'}\nfigure: {figure}")
+    return 0
