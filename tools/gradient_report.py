@@ -3,20 +3,12 @@
     python tools/gradient_report.py
 """
 import numpy as np
-from nnscratch.gradient import gradient_check, numerical_gradient, relative_error
+from nnscratch.gradient import gradient_check, layer_gradient_check
 from nnscratch.layers import *
 from nnscratch.models import TwoLayerNet, MultiLayerNet, SimpleConvNet, DeepConvNet
 rng = np.random.default_rng(0)
 def layer_err(layer, x, t=None):
-    w = rng.standard_normal(layer.forward(x, True).shape) if t is None else None
-    f = (lambda _: float(layer.forward(x, t) if t is not None else (layer.forward(x, True) * w).sum()))
-    out = layer.forward(x, t) if t is not None else layer.forward(x, True)
-    dx = layer.backward(1.0) if t is not None else layer.backward(w)
-    errs = {'x': relative_error(dx, numerical_gradient(f, x, 1e-5))} if dx is not None else {}
-    g = {k: v.copy() for k, v in layer.grads.items()}
-    for k, p in layer.params.items():
-        errs[k] = relative_error(g[k], numerical_gradient(f, p, 1e-5))
-    return max(errs.values())
+    return max(layer_gradient_check(layer, x, t, seed=rng).values())
 x2 = rng.standard_normal((4, 6)); x4 = rng.standard_normal((3, 2, 7, 7)) 
 res = {}
 res['Affine'] = layer_err(Affine(rng.standard_normal((6, 5)), rng.standard_normal(5)), x2)
@@ -37,7 +29,7 @@ for k, v in res.items(): print(f'{k:32s} {v:.1e}')
 x, t = rng.standard_normal((6, 12)), rng.integers(0, 4, 6)
 print('TwoLayerNet', max(gradient_check(TwoLayerNet(12, 8, 4, weight_init_std=0.5, seed=1, dtype='float64'), x, t).values()))
 net = MultiLayerNet(12, [10, 9, 8], 4, weight_init_std=0.3, weight_decay_lambda=0.1, use_dropout=True, dropout_ration=0.3, use_batchnorm=True, seed=2, dtype='float64')
-net.loss(x, t)
+net.loss(x, t, train=True)  # draw the dropout masks, then freeze them
 for l in net.layers.values():
     if isinstance(l, Dropout): l.fixed_mask = True
 print('MultiLayerNet BN+dropout+WD', max(gradient_check(net, x, t).values()))
@@ -52,7 +44,7 @@ dcn = DeepConvNet(input_dim=(1, 12, 12), conv_params=params, hidden_size=5, outp
 for k, p in dcn.params.items():
     if k.endswith(".b"):
         p[...] = rng.uniform(0.05, 0.2, p.shape)  # off ReLU's kink at padded borders
-dcn.loss(xd, td)
+dcn.loss(xd, td, train=True)
 for l in dcn.layers.values():
     if isinstance(l, Dropout):
         l.fixed_mask = True

@@ -10,6 +10,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import backend
+from .validation import check_int, check_positive
 
 
 def numerical_diff(f: Callable[[float], float], x: float, h: float = 1e-4) -> float:
@@ -86,6 +87,36 @@ def gradient_check(model: Any, x: Any, t: Any, h: float = 1e-5) -> dict[str, flo
     return {k: relative_error(grad_backprop[k], grad_numerical[k]) for k in grad_backprop}
 
 
+def layer_gradient_check(layer: Any, x: Any, t: Any = None, *, train: bool = True, h: float = 1e-5,
+                         seed: int | np.random.Generator = 0) -> dict[str, float]:
+    """One layer's gradient check (ch. 5.7.3): relative error, backprop vs central differences, for
+    dx (key "x", unless backward returns None) and every parameter of ``layer``.
+
+    Plain layers are checked on f = sum(forward(x) * w) with a fixed random w (so dout = w); loss
+    layers (``t`` given) on f = forward(x, t). Use float64 arrays; ``x`` and the params are nudged in place.
+    """
+    xp = backend.xp
+    if t is None:
+        w = xp.asarray(backend.rng(seed).standard_normal(tuple(layer.forward(x, train).shape)))
+
+        def f(_: Any = None) -> float:
+            return float(xp.sum(layer.forward(x, train) * w))
+
+        layer.forward(x, train)
+        dx = layer.backward(w.copy())
+    else:
+        def f(_: Any = None) -> float:
+            return float(layer.forward(x, t))
+
+        layer.forward(x, t)
+        dx = layer.backward(1.0)
+    analytic = {k: xp.array(g, copy=True) for k, g in layer.grads.items()}
+    numeric = {name: numerical_gradient(f, p, h) for name, p in layer.params.items()}
+    if dx is not None:
+        analytic["x"], numeric["x"] = xp.array(dx, copy=True), numerical_gradient(f, x, h)
+    return {k: relative_error(analytic[k], numeric[k]) for k in analytic}
+
+
 def function_1(x: Any) -> Any:
     """The book's 1-D example (ch. 4.3.2): y = 0.01 x^2 + 0.1 x, so dy/dx = 0.02 x + 0.1."""
     return 0.01 * x**2 + 0.1 * x
@@ -107,12 +138,8 @@ def gradient_descent(
     Returns (x, path): path has shape (step_num + 1, *x.shape), start included; init_x is not touched.
     """
     xp = backend.xp
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating, np.integer)) or not (
-        np.isfinite(lr) and lr > 0
-    ):
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
-    if isinstance(step_num, bool) or not isinstance(step_num, (int, np.integer)) or step_num < 0:
-        raise ValueError(f"step_num must be a non-negative int, got {step_num!r}")
+    lr = check_positive("lr", lr)
+    step_num = check_int("step_num", step_num, 0)
     if hasattr(init_x, "dtype") and xp.issubdtype(init_x.dtype, xp.floating):
         x = xp.array(init_x, copy=True, order="C")  # keep the caller's float dtype
     else:
