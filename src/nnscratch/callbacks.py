@@ -13,7 +13,7 @@ from typing import Any
 
 from . import optional
 from .step import Diverged
-from .validation import check_int, check_number
+from .validation import check_choice, check_int, check_number
 
 
 class TrainingDiverged(Diverged, RuntimeError):
@@ -53,9 +53,8 @@ class EarlyStopping(Callback):
     MONITORS = {"val_acc": "val_acc", "test_acc": "test_acc", "train_acc": "train_acc", "loss": "epoch_loss"}
 
     def __init__(self, monitor: str = "val_acc", patience: int = 5, min_delta: float = 0.0) -> None:
-        if monitor not in self.MONITORS:
-            raise ValueError(f"EarlyStopping monitor must be one of {sorted(self.MONITORS)}, got {monitor!r}")
-        self.monitor, self.patience = monitor, check_int("patience", patience, 1)
+        self.monitor = check_choice("monitor", monitor, sorted(self.MONITORS))
+        self.patience = check_int("patience", patience, 1)
         self.min_delta = check_number("min_delta", min_delta, 0.0)
         self.mode = "min" if monitor == "loss" else "max"
         self.best: float | None = None

@@ -1,7 +1,7 @@
 """Trainer (the book's common/trainer.py, ch. 6-7) with shuffled epochs, History, callbacks and resume.
 
 An epoch is one shuffled pass over the training data (the book samples batches with replacement);
-each step is one forward + backward (``network.gradient``) and one ``optimizer.update``.
+each step is one :func:`~nnscratch.step.train_step`: forward + backward, the divergence check, the update.
 """
 from __future__ import annotations
 
