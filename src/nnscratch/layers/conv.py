@@ -62,9 +62,8 @@ class Convolution(WeightLayer):
         W, col = self.params["W"], self.col
         shape = None if col is None else (col.x.shape[0], W.shape[0], *col.output_hw)
         dout = check_dout(self, dout, shape).astype(W.dtype, copy=False)
-        dW_col = col.dot_t(dout)  # [dW | db]^T = [col; 1] · dout^T
+        W_rows = self.im2col.weight_rows(W) if self.input_grad else None
+        dW_col, dx = col.gradients(dout, W_rows)  # [dW | db]^T = [col; 1] · dout^T, dx = col2im(W^T · dout)
         self.grads["W"] = self.im2col.weight_grad(dW_col[:-1].T, W.shape)
         self.grads["b"] = dW_col[-1].copy()
-        if not self.input_grad:
-            return None
-        return col.col2im(self.im2col.weight_rows(W).T, dout)  # dx = col2im(W^T · dout)
+        return dx

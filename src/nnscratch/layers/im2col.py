@@ -279,8 +279,8 @@ class Im2col:
 class Columns:
     """The columns [col; 1] of a batch x, (FH*FW*C + 1, N*S): never held whole, built chunk by chunk.
 
-    Each method is one step of the book's layer, done chunk by chunk: :meth:`dot` (forward),
-    :meth:`dot_t` (the weight gradient) and :meth:`col2im` (the input gradient).
+    :meth:`dot` is the forward product, :meth:`gradients` the backward pair (the weight gradient and
+    col2im of the input gradient), each done chunk by chunk.
     """
 
     def __init__(self, im2col: Im2col, x: Any) -> None:
@@ -305,12 +305,6 @@ class Columns:
         plan.unfold(img, col[:-1])
         return col
 
-    def _dout(self, dout: Any, n0: int, n1: int, plan: ColumnPlan) -> Any:
-        """dout[n0:n1] laid out like the GEMM results, (FN, k*S); the junk columns stay zero."""
-        d = self.im2col.buffer("dout", (dout.shape[1], (n1 - n0) * plan.length), dout.dtype)
-        plan.outputs(d)[...] = dout[n0:n1]
-        return d
-
     def dot(self, A: Any) -> Any:
         """A @ [col; 1] as (N, F, OH, OW), for A of shape (F, FH*FW*C + 1): the forward product."""
         xp, x = backend.xp, self.x
@@ -321,27 +315,27 @@ class Columns:
             out[n0:n1] = plan.outputs(y)
         return out
 
-    def dot_t(self, dout: Any) -> Any:
-        """[col; 1] @ dout^T as (FH*FW*C + 1, F), summed over the batch: the weight gradient."""
-        xp = backend.xp
-        total = xp.zeros((self.rows + 1, dout.shape[1]), dtype=dout.dtype)
-        for n0, n1, plan in self.chunks:
-            total += _col_dot_t(self._chunk(n0, n1, plan), self._dout(dout, n0, n1, plan), n1 - n0)
-        return total
+    def gradients(self, dout: Any, W_rows: Any = None) -> tuple[Any, Any]:
+        """([col; 1] @ dout^T, col2im(W_rows^T @ dout)): the weight and the input gradient, one pass.
 
-    def col2im(self, A: Any, dout: Any) -> Any:
-        """col2im(A @ dout) as (N, C, H, W), for A of shape (FH*FW*C, F): the input gradient."""
+        The first, (FH*FW*C + 1, F), is summed over the batch; the second, (N, C, H, W), is None
+        without ``W_rows`` (F, FH*FW*C). One pass, so each chunk's dout is laid out once for both.
+        """
         xp, x = backend.xp, self.x
-        dx = xp.empty_like(x)
+        dW_col = xp.zeros((self.rows + 1, dout.shape[1]), dtype=dout.dtype)
+        dx = None if W_rows is None else xp.empty_like(x)
         for n0, n1, plan in self.chunks:
-            d = self._dout(dout, n0, n1, plan)
-            dcol = self.im2col.buffer("dcol", (A.shape[0], d.shape[1]), x.dtype)
-            xp.matmul(A, d, out=dcol)
-            img = self.im2col.buffer("dimg", plan.image_shape, x.dtype)
-            img.fill(0)
-            plan.fold(dcol, img)
-            dx[n0:n1] = plan.crop(img)
-        return dx
+            d = self.im2col.buffer("dout", (dout.shape[1], (n1 - n0) * plan.length), dout.dtype)
+            plan.outputs(d)[...] = dout[n0:n1]  # the junk columns stay zero
+            dW_col += _col_dot_t(self._chunk(n0, n1, plan), d, n1 - n0)
+            if dx is not None:
+                dcol = self.im2col.buffer("dcol", (W_rows.shape[1], d.shape[1]), x.dtype)
+                xp.matmul(W_rows.T, d, out=dcol)
+                img = self.im2col.buffer("dimg", plan.image_shape, x.dtype)
+                img.fill(0)
+                plan.fold(dcol, img)
+                dx[n0:n1] = plan.crop(img)
+        return dW_col, dx
 
 
 def _col_dot_t(col: Any, d: Any, k: int) -> Any:
