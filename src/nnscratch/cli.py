@@ -13,6 +13,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .serve import command as serve_command
+
 MODEL_CHOICES = ("mlp", "twolayer", "simplecnn", "deepcnn")
 DATASETS = ("mnist", "fashion-mnist", "mnist-sample")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
@@ -164,7 +166,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from .functions import softmax  # noqa: PLC0415
-    from .images import load_digit  # noqa: PLC0415
+    from .images import load_digit, save_input  # noqa: PLC0415
 
     model, extra = _load_model(args.model)
     names = extra.get("class_names") or [str(i) for i in range(10)]
@@ -175,6 +177,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
         top = np.argsort(p)[::-1][: args.top]
         ranked = ", ".join(f"{names[i]} ({100 * p[i]:.1f} %)" for i in top)
         print(f"{path}: {ranked}")
+        if args.show_input:
+            out = Path(args.show_input)
+            if len(args.images) > 1:
+                out = out.with_name(f"{out.stem}-{Path(path).stem}{out.suffix or '.png'}")
+            print(f"  network input (28x28, shown 10x): {save_input(x, out)}")
     return 0
 
 
@@ -255,18 +262,27 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_evaluate)
 
     pr = sub.add_parser("predict", help="classify digit images (PNG/JPEG of any size)", formatter_class=fmt,
-                        description="Each image is made MNIST-like: grayscale, inverted when the background is light, "
-                                    "the digit scaled into a 20x20 box and centred by mass in 28x28.")
+                        description="Each image is made MNIST-like: grayscale; the background (a smooth surface, "
+                                    "following uneven lighting) and its noise are estimated and only what stands "
+                                    "out from it by several noise widths is kept as ink, white on black; then the "
+                                    "digit is cropped, scaled into a 20x20 box and centred by mass in 28x28.")
     pr.add_argument("model", help="a model.npz written by `nnscratch train`")
     pr.add_argument("images", nargs="+", help="image files")
     pr.add_argument("--top", type=int, default=3, help="how many classes to show")
-    pr.add_argument("--invert", choices=("auto", "yes", "no"), default="auto", help="invert the image (auto: when its border is light)")
+    pr.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
+                    help="yes: a dark digit on a light background; no: light on dark; auto: whichever side of "
+                         "the estimated background holds more ink")
+    pr.add_argument("--show-input", default=None, metavar="OUT.png",
+                    help="save the 28x28 image the network sees (enlarged 10x); with several images, "
+                         "OUT-<image name>.png for each")
     pr.set_defaults(func=cmd_predict)
 
     d = sub.add_parser("data", help="fetch and verify the datasets, show where they are", formatter_class=fmt)
     d.add_argument("--dataset", choices=("all", "mnist", "fashion-mnist"), default="mnist", help="which dataset")
     d.add_argument("--no-fetch", dest="fetch", action="store_false", help="only show the status, fetch nothing")
     d.set_defaults(func=cmd_data)
+
+    serve_command.add_parser(sub, fmt)
 
     try:
         from .experiments.cli import add_subcommands  # noqa: PLC0415
