@@ -59,6 +59,7 @@ class App:
 class Handler(BaseHTTPRequestHandler):
     server_version = "nnscratch-serve"
     protocol_version = "HTTP/1.1"  # keep-alive; every response carries Content-Length
+    default_request_version = "HTTP/1.0"  # a garbled request line still gets a status line and JSON, not HTTP/0.9
     timeout = 30  # seconds a connection may sit idle or trickle its body
     app: App  # set on the subclass that make_server builds
 
@@ -98,14 +99,16 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- dispatch ----------------------------------------------------------------------
     def _handle(self, method: str) -> None:
+        self._consumed = False  # whether this request's body has been read off the connection
         try:
             self._check_host()
             url = urlsplit(self.path)
             query = parse_qs(url.query, keep_blank_values=True)
             self._route(method, url.path, query)
         except ApiError as exc:
-            if exc.status in (411, 413):
-                self.close_connection = True
+            length = self.headers.get("Content-Length", "0").strip()
+            if not self._consumed and (length != "0" or "Transfer-Encoding" in self.headers):
+                self.close_connection = True  # unread bytes would be taken for the next request
             allow = exc.extra.get("allow")
             self._json(exc.status, exc.body(), {"Allow": allow} if allow else None)
         except (BrokenPipeError, ConnectionResetError, socket.timeout):
@@ -179,15 +182,27 @@ class Handler(BaseHTTPRequestHandler):
         return n
 
     def _discard_body(self) -> None:
+        """Read and drop a body we will not use, so the client can read our answer; give up after
+        DRAIN_LIMIT bytes or a second of silence (then the connection closes)."""
         n = self._content_length()
         if n > DRAIN_LIMIT:
             self.close_connection = True
             return
-        while n > 0:
-            chunk = self.rfile.read(min(n, 1 << 16))
-            if not chunk:
-                break
-            n -= len(chunk)
+        self.connection.settimeout(1.0)
+        try:
+            while n > 0:
+                chunk = self.rfile.read1(min(n, 1 << 16))
+                if not chunk:
+                    break
+                n -= len(chunk)
+        except (socket.timeout, OSError):
+            self.close_connection = True
+        finally:
+            self.connection.settimeout(self.timeout)
+        if n > 0:
+            self.close_connection = True
+        else:
+            self._consumed = True
 
     def _read_body(self) -> bytes:
         n = self._content_length()
@@ -197,6 +212,7 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(n) if n else b""
         if len(body) < n:
             raise ApiError(400, f"the body ended after {len(body)} of {n} bytes")
+        self._consumed = True
         return body
 
     # ---- API -----------------------------------------------------------------------------

@@ -27,7 +27,7 @@ export class Pad {
   down(e) {
     if (e.pointerType === "mouse" && e.button !== 0) return;
     e.preventDefault();
-    this.canvas.setPointerCapture(e.pointerId);
+    try { this.canvas.setPointerCapture(e.pointerId); } catch { /* a synthetic or vanished pointer: draw without capture */ }
     if (this.picture !== null) { this.picture = null; this.redraw(); }
     this.current = { id: e.pointerId, points: [this.point(e)] };
     this.strokes.push(this.current.points);
