@@ -60,12 +60,18 @@ async function requestBody(input) {
   return { body: input.file, type: input.file.type };
 }
 
+// data-busy on <body>: "true" while a prediction is scheduled or running (tests and scripts wait on it)
+function markBusy() {
+  document.body.dataset.busy = String(state.inFlight || state.pending || state.timer !== 0);
+}
+
 async function predictNow() {
   clearTimeout(state.timer);
   state.timer = 0;
-  if (!state.input || !state.model) return;
-  if (state.inFlight) { state.pending = true; return; }
+  if (!state.input || !state.model) { markBusy(); return; }
+  if (state.inFlight) { state.pending = true; markBusy(); return; }
   state.inFlight = true;
+  markBusy();
   const input = state.input;
   try {
     const { body, type } = await requestBody(input);
@@ -76,7 +82,7 @@ async function predictNow() {
     setStatus(`Could not predict: ${err.message}`, true);
   } finally {
     state.inFlight = false;
-    if (state.pending) { state.pending = false; predictNow(); }
+    if (state.pending) { state.pending = false; predictNow(); } else markBusy();
   }
 }
 
@@ -88,13 +94,16 @@ const pad = new Pad($("pad"), ({ final }) => {
   updateButtons();
   if (pad.empty) {
     state.input = null;
+    clearTimeout(state.timer);
+    state.timer = 0;
+    markBusy();
     resetResult();
     setStatus("Draw a digit from 0 to 9 in the box.");
     return;
   }
   state.input = { kind: "pad" };
   if (final) predictNow();
-  else if (!state.timer) state.timer = setTimeout(predictNow, DRAW_INTERVAL);
+  else if (!state.timer) { state.timer = setTimeout(predictNow, DRAW_INTERVAL); markBusy(); }
 });
 
 function selectModel(name) {
