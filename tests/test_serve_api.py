@@ -1,6 +1,7 @@
 """The JSON API of `nnscratch serve` against a real server on 127.0.0.1 at a free port."""
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import threading
@@ -76,7 +77,8 @@ def test_predict_json_pixels_gives_probabilities_top_input_and_every_layer(serve
         ref[name] = h[0]
     assert [l["name"] for l in body["layers"]] == list(model.layers)
     for layer in body["layers"]:
-        q = np.array(layer["values"])
+        assert layer["encoding"] == "uint8-base64"
+        q = np.frombuffer(base64.b64decode(layer["values"]), np.uint8).reshape(layer["shape"])
         assert list(q.shape) == layer["shape"] == list(ref[layer["name"]].shape)
         assert q.min() >= 0 and q.max() <= 255
         decoded = layer["min"] + q / 255 * (layer["max"] - layer["min"])
@@ -99,6 +101,17 @@ def test_predict_image_body_goes_through_the_predict_preprocessing(server, digit
         body = r.json()
         assert body["top"][0][0] == t[i]
         assert np.abs(np.array(body["input"]) - load_digit(data)).max() <= 0.0005
+
+
+def test_values_as_nested_lists_match_the_base64_default(server, digits):
+    body = json.dumps({"pixels": digits[0][2].tolist()})
+    packed = request(server[0], "POST", "/api/predict", body, JSON).json()
+    lists = request(server[0], "POST", "/api/predict?values=lists", body, JSON).json()
+    assert packed["probabilities"] == lists["probabilities"]
+    for a, b in zip(packed["layers"], lists["layers"]):
+        assert b["encoding"] == "uint8-lists" and (a["min"], a["max"]) == (b["min"], b["max"])
+        q = np.frombuffer(base64.b64decode(a["values"]), np.uint8).reshape(a["shape"])
+        assert np.array_equal(np.array(b["values"]), q)
 
 
 def test_model_query_and_layers_none(server, digits):
@@ -163,6 +176,8 @@ BAD_REQUESTS = [  # (what, method, path, body, headers, status, words in the err
     ("unsupported type", "POST", "/api/predict", b"plain words", {"Content-Type": "text/plain"}, 415, "not supported"),
     ("unknown model", "POST", "/api/predict?model=nope", json.dumps({"pixels": np.zeros((28, 28)).tolist()}), JSON,
      404, "unknown model"),
+    ("bad values option", "POST", "/api/predict?values=floats", json.dumps({"pixels": np.zeros((28, 28)).tolist()}),
+     JSON, 400, "base64, lists"),
     ("bad layers option", "POST", "/api/predict?layers=some", json.dumps({"pixels": np.zeros((28, 28)).tolist()}),
      JSON, 400, "layers"),
     ("GET predict", "GET", "/api/predict", None, {}, 405, "POST"),
@@ -305,10 +320,15 @@ def test_deep_conv_net_response_with_all_layers_stays_under_1_mb(tmp_path, digit
     body = r.json()
     assert len(body["layers"]) == 20 and body["layers"][0]["shape"] == [16, 28, 28]
     assert len(r.body) < 1_000_000, len(r.body)
+    with running_server([path]) as (host, port, _):
+        r = request((host, port), "POST", "/api/predict?values=lists", png_bytes(digits[0][0]),
+                    {"Content-Type": "image/png"})
+    assert r.status == 200 and len(r.body) < 1_000_000, len(r.body)
 
 
 def test_quantise_is_exact_at_the_ends_and_handles_constant_layers():
     a = np.array([[-2.0, 0.0], [1.0, 3.0]], dtype=np.float32)
-    q = inference.quantise(a)
+    q = inference.quantise(a, "lists")
     assert q["min"] == -2.0 and q["max"] == 3.0 and q["values"] == [[0, 102], [153, 255]]
-    assert inference.quantise(np.zeros(4))["values"] == [0, 0, 0, 0]
+    assert base64.b64decode(inference.quantise(a)["values"]) == bytes([0, 102, 153, 255])
+    assert inference.quantise(np.zeros(4), "lists")["values"] == [0, 0, 0, 0]

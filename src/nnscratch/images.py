@@ -90,25 +90,35 @@ def estimate_background(g: np.ndarray, iterations: int = 6) -> tuple[np.ndarray,
     Fits b(x, y) = c0 + c1 x + c2 y + c3 x^2 + c4 xy + c5 y^2 by least squares to the pixels whose
     residual lies within 2.5 sigma, re-estimating sigma = 1.4826 * MAD each round, so the digit's
     strokes (outliers on either side) drop out of the fit while a lighting gradient is followed.
+    The fit uses a grid of at most ~64x64 pixels; the surface is evaluated everywhere.
     """
     h, w = g.shape
-    yy, xx = np.meshgrid(np.linspace(-1.0, 1.0, h), np.linspace(-1.0, 1.0, w), indexing="ij")
-    basis = np.stack([np.ones_like(xx), xx, yy, xx * xx, xx * yy, yy * yy], axis=-1).reshape(-1, 6)
-    values = g.reshape(-1).astype(np.float64)
-    step = max(1, values.size // 8192)  # the fit needs a few thousand pixels, not all of them
-    A, v = basis[::step], values[::step]
-    mad = float(np.median(np.abs(v - np.median(v))))
-    keep = np.abs(v - np.median(v)) <= max(2.5 * 1.4826 * mad, MIN_SIGMA)
-    coef = np.linalg.lstsq(A[keep], v[keep], rcond=None)[0]
+    ys, xs = np.linspace(-1.0, 1.0, h), np.linspace(-1.0, 1.0, w)
+    sy, sx = max(1, h // 64), max(1, w // 64)
+    yy, xx = np.meshgrid(ys[::sy], xs[::sx], indexing="ij")
+    A = np.stack([np.ones(yy.size), xx.ravel(), yy.ravel(), xx.ravel() ** 2, (xx * yy).ravel(), yy.ravel() ** 2], axis=1)
+    v = g[::sy, ::sx].astype(np.float64).ravel()
+
+    def robust_sigma(r: np.ndarray) -> float:
+        return max(1.4826 * float(np.median(np.abs(r - np.median(r)))), MIN_SIGMA)
+
+    keep = np.abs(v - np.median(v)) <= 2.5 * robust_sigma(v)
     sigma = MIN_SIGMA
+    coef = np.zeros(6)
     for _ in range(iterations):
-        r = v - A @ coef
-        sigma = max(1.4826 * float(np.median(np.abs(r[keep] - np.median(r[keep])))), MIN_SIGMA)
-        keep = np.abs(r) <= 2.5 * sigma
-        if not keep.any():
+        if keep.sum() < 6:
             break
         coef = np.linalg.lstsq(A[keep], v[keep], rcond=None)[0]
-    return (basis @ coef).reshape(h, w).astype(np.float32), sigma
+        r = v - A @ coef
+        sigma = robust_sigma(r[keep])
+        new_keep = np.abs(r) <= 2.5 * sigma
+        if np.array_equal(new_keep, keep):
+            break
+        keep = new_keep
+    c0, c1, c2, c3, c4, c5 = coef
+    X, Y = xs[None, :], ys[:, None]
+    surface = c0 + c1 * X + c2 * Y + c3 * X * X + c4 * X * Y + c5 * Y * Y
+    return surface.astype(np.float32), sigma
 
 
 def ink_map(gray: np.ndarray, invert: bool | None = None) -> np.ndarray:

@@ -1,7 +1,7 @@
 """The HTTP side of `nnscratch serve`: the standard library's ThreadingHTTPServer, one thread per connection.
 
 Routes: ``GET /`` (the page), ``GET /static/NAME`` (its files), ``GET /api/models``,
-``GET /api/test-digit[?index=N]``, ``POST /api/predict[?model=NAME&layers=none]``.
+``GET /api/test-digit[?index=N]``, ``POST /api/predict[?model=NAME&layers=all|none&values=base64|lists]``.
 Static files are read from the package into memory at start-up and served by exact name, so
 no request path can reach a file outside the package. Every error is a JSON body with
 ``error`` (what went wrong) and, for bad bodies, ``expected``; an unexpected exception is logged
@@ -19,7 +19,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .inference import prediction, to_json_bytes
+from .inference import ENCODINGS, prediction, to_json_bytes
 from .payload import MAX_BODY, ApiError, input_from_body
 from .registry import ModelRegistry
 from .testdigits import TestDigits
@@ -61,6 +61,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; every response carries Content-Length
     default_request_version = "HTTP/1.0"  # a garbled request line still gets a status line and JSON, not HTTP/0.9
     timeout = 30  # seconds a connection may sit idle or trickle its body
+    disable_nagle_algorithm = True  # headers and body go out as two writes: without this a small answer waits ~40 ms
     app: App  # set on the subclass that make_server builds
 
     # ---- responses ---------------------------------------------------------------------
@@ -242,8 +243,11 @@ class Handler(BaseHTTPRequestHandler):
         layers = query.get("layers", ["all"])[-1].lower()
         if layers not in ("all", "none"):
             raise ApiError(400, f"layers must be 'all' or 'none', got {layers!r}")
+        values = query.get("values", ["base64"])[-1].lower()
+        if values not in ENCODINGS:
+            raise ApiError(400, f"values must be one of {', '.join(ENCODINGS)}, got {values!r}")
         x = input_from_body(self.headers.get("Content-Type"), body)
-        self._json(200, prediction(entry, x, keep_layers=layers == "all"))
+        self._json(200, prediction(entry, x, keep_layers=layers == "all", encoding=values))
 
 
 class Server(ThreadingHTTPServer):

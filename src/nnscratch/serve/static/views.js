@@ -1,5 +1,14 @@
 // Drawing what the API returns: probability bars, the 28x28 input, every layer's output.
-// Layer values come quantised to 0..255 per layer (value = min + q / 255 * (max - min)).
+// Layer values come quantised to 0..255 per layer (value = min + q / 255 * (max - min)),
+// as base64 of the bytes in C order ("uint8-base64") or as nested lists ("uint8-lists").
+
+export function layerBytes(layer) {
+  if (layer.encoding === "uint8-lists") return Uint8Array.from(layer.values.flat(Infinity));
+  const text = atob(layer.values);
+  const q = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) q[i] = text.charCodeAt(i);
+  return q;
+}
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -48,21 +57,25 @@ function drawTiles(canvas, layer) {
   const img = ctx.createImageData(canvas.width, canvas.height);
   img.data.fill(68);
   for (let i = 3; i < img.data.length; i += 4) img.data[i] = 255;
-  layer.values.forEach((channel, c) => {
+  const q = layer.q;
+  for (let c = 0; c < C; c++) {
     const x0 = 1 + (c % cols) * (W + 1);
     const y0 = 1 + Math.floor(c / cols) * (H + 1);
-    channel.forEach((row, y) => row.forEach((q, x) => {
-      const o = 4 * ((y0 + y) * canvas.width + x0 + x);
-      img.data[o] = img.data[o + 1] = img.data[o + 2] = q;
-    }));
-  });
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const v = q[(c * H + y) * W + x];
+        const o = 4 * ((y0 + y) * canvas.width + x0 + x);
+        img.data[o] = img.data[o + 1] = img.data[o + 2] = v;
+      }
+    }
+  }
   ctx.putImageData(img, 0, 0);
 }
 
 // Dense outputs (N,): signed bars around zero for up to 100 units, else a heat strip of rows of 32.
 function drawStrip(canvas, layer) {
   const { min, max } = layer;
-  const values = layer.values.flat(Infinity).map((q) => min + (q / 255) * (max - min));
+  const values = Array.from(layer.q, (q) => min + (q / 255) * (max - min));
   const n = values.length;
   const scale = Math.max(Math.abs(min), Math.abs(max)) || 1;
   const ctx = canvas.getContext("2d");
@@ -104,14 +117,11 @@ export function renderLayers(container, layers) {
   }
   layers.forEach((layer, i) => {
     const canvas = container.children[i].querySelector("canvas");
+    if (!layer.q) layer.q = layerBytes(layer);
     if (layer.shape.length === 3) drawTiles(canvas, layer); else drawStrip(canvas, layer);
   });
 }
 
 export function clearLayers(container, layerInfo) {
-  renderLayers(container, layerInfo.map((l) => ({
-    ...l, min: 0, max: 0, values: l.shape.length === 3
-      ? Array.from({ length: l.shape[0] }, () => Array.from({ length: l.shape[1] }, () => new Array(l.shape[2]).fill(0)))
-      : new Array(l.shape.reduce((a, b) => a * b, 1)).fill(0),
-  })));
+  renderLayers(container, layerInfo.map((l) => ({ ...l, min: 0, max: 0, q: new Uint8Array(l.shape.reduce((a, b) => a * b, 1)) })));
 }
