@@ -14,9 +14,11 @@ from nnscratch.serve import App, build_registry, make_server
 
 
 @contextlib.contextmanager
-def running_server(files: list[Any], **app_options: Any) -> Iterator[tuple[str, int, App]]:
-    """Serve ``files`` (model paths or NAME=PATH) until the block ends; yields (host, port, app)."""
-    registry = build_registry([str(f) for f in files], all_shipped=False)
+def running_server(files: list[Any], pretrained: list[str] | None = None,
+                   **app_options: Any) -> Iterator[tuple[str, int, App]]:
+    """Serve ``files`` (model paths or NAME=PATH) and shipped models named in ``pretrained`` until the
+    block ends; yields (host, port, app)."""
+    registry = build_registry([str(f) for f in files], pretrained, all_shipped=False)
     app = App(registry, quiet=True, **app_options)
     server = make_server(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

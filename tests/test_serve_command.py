@@ -22,8 +22,11 @@ from serve_helpers import request
 def _start(*args: str) -> tuple[subprocess.Popen, str]:
     """Start `python -m nnscratch serve ARGS` and wait for its 'serving on URL' line."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OPENBLAS_NUM_THREADS": "1"}
+    # as in a terminal: a shell's background job (make test &, CI runners) may pass SIGINT on as ignored,
+    # and Python then never turns Ctrl-C into KeyboardInterrupt
     proc = subprocess.Popen([sys.executable, "-m", "nnscratch", "serve", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+                            stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     lines = []
     while time.monotonic() < deadline:

@@ -4,6 +4,7 @@ Serves the given model(s) on 127.0.0.1, opens the page in headless Chromium (the
 Playwright), draws a digit with mouse strokes and saves a full-page screenshot.
 
     python tools/serve_screenshot.py deepcnn=runs/deep/model.npz --out docs/serve.png
+    python tools/serve_screenshot.py --pretrained deepcnn --out docs/serve.png   # once weights ship
 """
 from __future__ import annotations
 
@@ -29,14 +30,15 @@ def three() -> list[list[tuple[float, float]]]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("models", nargs="+", help="model files (NAME=PATH to name them)")
+    ap.add_argument("models", nargs="*", help="model files (NAME=PATH to name them)")
+    ap.add_argument("--pretrained", action="append", default=None, metavar="NAME", help="a shipped model to show")
     ap.add_argument("--out", default="docs/serve.png")
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
-    app = App(build_registry(args.models, all_shipped=False), quiet=True)
+    app = App(build_registry(args.models, args.pretrained, all_shipped=False), quiet=True)
     server = make_server(app, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = "http://127.0.0.1:%d/" % server.server_address[1]

@@ -70,6 +70,11 @@ def run(args: argparse.Namespace) -> int:
     """Load the models, listen, serve until Ctrl-C (or SIGTERM), then close the socket and return 0."""
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be in 0..65535, got {args.port}")
+    try:
+        import PIL.Image  # noqa: F401, PLC0415 - the drawing pad sends PNGs
+    except ImportError:
+        raise ImportError("nnscratch serve reads the drawing pad's PNGs with Pillow: "
+                          "pip install 'nnscratch[serve]'") from None
     registry = build_registry(args.models, args.pretrained, all_shipped=not args.no_shipped)
     app = App(registry, quiet=args.quiet)
     server = make_server(app, args.host, args.port)

@@ -90,3 +90,5 @@ def input_from_body(content_type: str | None, body: bytes) -> np.ndarray:
         return load_digit(bytes(body))
     except ValueError as exc:
         raise ApiError(400, str(exc), EXPECTED) from None
+    except ImportError as exc:  # Pillow missing: JSON pixels still work
+        raise ApiError(501, f"this server cannot read images: {exc}", EXPECTED) from None

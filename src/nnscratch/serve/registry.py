@@ -143,11 +143,15 @@ class ModelRegistry:
             raise ValueError(f"unknown pretrained model {name!r}; shipped: {', '.join(map(str, known)) or 'none'}")
         meta = known[name]
         acc = test_acc if test_acc is not None else meta.get("test_acc", meta.get("test_accuracy"))
+        model = module.load_pretrained(name)
+        file = meta.get("file")
+        architecture = meta.get("architecture") or (
+            serialization.read_header(file).get("model_name") if file and Path(file).is_file() else None)
         return self._add(ModelEntry(
-            name=self._unique(name), source="pretrained", ref=name, model=module.load_pretrained(name),
+            name=self._unique(name), source="pretrained", ref=name, model=model,
             description=description or str(meta.get("description", "")),
             test_acc=float(acc) if isinstance(acc, (int, float)) else None,
-            extra={"dataset": "mnist"}))
+            extra={"dataset": "mnist", "architecture_name": architecture or type(model).__name__}))
 
     def get(self, name: str | None) -> ModelEntry:
         """The model called ``name`` (the default for None); KeyError naming the choices otherwise."""
