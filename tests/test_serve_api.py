@@ -332,3 +332,11 @@ def test_quantise_is_exact_at_the_ends_and_handles_constant_layers():
     assert q["min"] == -2.0 and q["max"] == 3.0 and q["values"] == [[0, 102], [153, 255]]
     assert base64.b64decode(inference.quantise(a)["values"]) == bytes([0, 102, 153, 255])
     assert inference.quantise(np.zeros(4), "lists")["values"] == [0, 0, 0, 0]
+
+
+def test_loopback_host_names_are_accepted(server):
+    port = server[0][1]
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "LOCALHOST"):
+        assert request(server[0], "GET", "/api/models", headers={"Host": host}).status == 200, host
+    for host in (f"attacker.example:{port}", f"127.0.0.1.attacker.example:{port}"):
+        assert request(server[0], "GET", "/", headers={"Host": host}).status == 403, host

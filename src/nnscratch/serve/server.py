@@ -142,7 +142,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         host = (self.headers.get("Host") or "").strip().lower()
         name = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.startswith("[") else host
-        if name not in self.app.allowed_hosts:
+        if host and name not in self.app.allowed_hosts:  # browsers always send Host; bare HTTP/1.0 tools may not
             raise ApiError(403, f"Host {host!r} is not allowed: this server answers requests addressed to "
                                 f"{', '.join(sorted(self.app.allowed_hosts))}")
 

@@ -16,6 +16,8 @@ from ..datasets import info, load_arrays, load_mnist_sample
 class TestDigits:
     """Loads its images on first use (a fraction of a second), then picks them at random or by index."""
 
+    __test__ = False  # not a pytest test class, whatever its name
+
     def __init__(self, seed: int | None = None, use_full: bool = True) -> None:
         self._lock = threading.Lock()
         self._images: np.ndarray | None = None
