@@ -14,10 +14,11 @@ from typing import Sequence
 from .. import __version__
 from ..argtypes import HelpFormatter
 from ..experiments import command as experiment
+from ..serve import command as serve
 from ..tuning import command as tune
 from . import data, evaluate, predict, train
 
-COMMANDS = (train, evaluate, predict, data, experiment, tune)
+COMMANDS = (train, evaluate, predict, data, experiment, tune, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

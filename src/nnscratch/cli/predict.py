@@ -2,25 +2,32 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..functions import softmax
-from ..images import load_digit
+from ..images import load_digit, save_input
 from .evaluate import load_model
 
 
 def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -> argparse.ArgumentParser:
     """Register ``nnscratch predict``."""
     pr = subparsers.add_parser("predict", help="classify digit images (PNG/JPEG of any size)", formatter_class=formatter_class,
-                               description="Each image is made MNIST-like: grayscale, inverted when the background is "
-                                           "light, the digit scaled into a 20x20 box and centred by mass in 28x28.")
+                               description="Each image is made MNIST-like: grayscale; the background (a smooth surface, "
+                                           "following uneven lighting) and its noise are estimated and only what stands "
+                                           "out from it by several noise widths is kept as ink, white on black; then the "
+                                           "digit is cropped, scaled into a 20x20 box and centred by mass in 28x28.")
     pr.add_argument("model", help="a model.npz written by `nnscratch train`")
     pr.add_argument("images", nargs="+", help="image files")
     pr.add_argument("--top", type=int, default=3, help="how many classes to show")
     pr.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
-                    help="invert the image (auto: when its border is light)")
+                    help="yes: a dark digit on a light background; no: light on dark; auto: whichever side of "
+                         "the estimated background holds more ink")
+    pr.add_argument("--show-input", default=None, metavar="OUT.png",
+                    help="save the 28x28 image the network sees (enlarged 10x); with several images, "
+                         "OUT-<image name>.png for each")
     pr.set_defaults(func=run)
     return pr
 
@@ -36,4 +43,9 @@ def run(args: argparse.Namespace) -> int:
         top = np.argsort(p)[::-1][: args.top]
         ranked = ", ".join(f"{names[i]} ({100 * p[i]:.1f} %)" for i in top)
         print(f"{path}: {ranked}")
+        if args.show_input:
+            out = Path(args.show_input)
+            if len(args.images) > 1:
+                out = out.with_name(f"{out.stem}-{Path(path).stem}{out.suffix or '.png'}")
+            print(f"  network input (28x28, shown 10x): {save_input(x, out)}")
     return 0
