@@ -127,17 +127,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_model(path: str) -> tuple[Any, dict[str, Any]]:
-    from . import serialization  # noqa: PLC0415
+def _load_model(path: str | None, pretrained: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """The model file ``path``, else the shipped network ``pretrained``, else the default shipped one."""
+    from .pretrained import load_model_or_pretrained  # noqa: PLC0415
 
-    model, _, extra = serialization.load_checkpoint(path)
-    return model.eval(), extra or {}
+    model, extra, _ = load_model_or_pretrained(path, pretrained)
+    return model, extra
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .plotting import plot_confusion  # noqa: PLC0415
 
-    model, extra = _load_model(args.model)
+    model, extra = _load_model(args.model, args.pretrained)
     dataset = args.dataset or extra.get("dataset", "mnist")
     _, (x_test, t_test) = load_dataset(dataset)
     names = CLASS_NAMES[dataset]
@@ -151,7 +152,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for i, name in enumerate(names):
         total = cm[i].sum()
         print(f"  {name:>12}: {100 * cm[i, i] / max(total, 1):6.2f} %  ({cm[i, i]}/{total})")
-    out = Path(args.out) if args.out else Path(args.model).resolve().parent
+    out = Path(args.out) if args.out else (Path(args.model).resolve().parent if args.model
+                                           else Path("runs") / f"evaluate-{extra.get('pretrained')}")
     fig = plot_confusion(cm, out / "confusion.png", names, title=f"Confusion matrix, {dataset} test set")
     result = {"dataset": dataset, "accuracy": acc, "confusion": cm.tolist(),
               "per_class": {n: float(cm[i, i] / max(cm[i].sum(), 1)) for i, n in enumerate(names)}}
@@ -166,10 +168,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .functions import softmax  # noqa: PLC0415
     from .images import load_digit  # noqa: PLC0415
 
-    model, extra = _load_model(args.model)
+    from .cli_models import split_model_and_images  # noqa: PLC0415
+
+    model_path, images = split_model_and_images(args.images)
+    model, extra = _load_model(model_path, args.pretrained)
     names = extra.get("class_names") or [str(i) for i in range(10)]
     invert = {"auto": None, "yes": True, "no": False}[args.invert]
-    for path in args.images:
+    for path in images:
         x = load_digit(path, invert=invert).reshape(1, 1, 28, 28)
         p = softmax(model.predict(x))[0]
         top = np.argsort(p)[::-1][: args.top]
@@ -249,16 +254,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="accuracy, per-class accuracy and a confusion matrix", formatter_class=fmt)
-    e.add_argument("model", help="a model.npz written by `nnscratch train`")
+    e.add_argument("model", nargs="?", default=None,
+                   help="a model.npz written by `nnscratch train` (default: the shipped deepcnn, see --pretrained)")
+    e.add_argument("--pretrained", default=None, metavar="NAME", help="evaluate a shipped network (`nnscratch models`)")
     e.add_argument("--dataset", choices=DATASETS, default=None, help="test set to use; without it, the one the model was trained on")
     e.add_argument("--out", default=None, help="where confusion.png and evaluation.json go; without it, the model's directory")
     e.set_defaults(func=cmd_evaluate)
 
     pr = sub.add_parser("predict", help="classify digit images (PNG/JPEG of any size)", formatter_class=fmt,
+                        usage="%(prog)s [-h] [--pretrained NAME] [--top TOP] [--invert {auto,yes,no}] "
+                              "[MODEL.npz] IMAGE [IMAGE ...]",
                         description="Each image is made MNIST-like: grayscale, inverted when the background is light, "
                                     "the digit scaled into a 20x20 box and centred by mass in 28x28.")
-    pr.add_argument("model", help="a model.npz written by `nnscratch train`")
-    pr.add_argument("images", nargs="+", help="image files")
+    pr.add_argument("images", nargs="+", metavar="[MODEL.npz] IMAGE",
+                    help="a model.npz written by `nnscratch train` (default: the shipped deepcnn), then image files")
+    pr.add_argument("--pretrained", default=None, metavar="NAME", help="use a shipped network (`nnscratch models`)")
     pr.add_argument("--top", type=int, default=3, help="how many classes to show")
     pr.add_argument("--invert", choices=("auto", "yes", "no"), default="auto", help="invert the image (auto: when its border is light)")
     pr.set_defaults(func=cmd_predict)
@@ -267,6 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--dataset", choices=("all", "mnist", "fashion-mnist"), default="mnist", help="which dataset")
     d.add_argument("--no-fetch", dest="fetch", action="store_false", help="only show the status, fetch nothing")
     d.set_defaults(func=cmd_data)
+
+    from . import cli_export, cli_models  # noqa: PLC0415
+
+    for command in (cli_models, cli_export):
+        command.add_parser(sub, fmt)
 
     try:
         from .experiments.cli import add_subcommands  # noqa: PLC0415
