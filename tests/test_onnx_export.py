@@ -56,6 +56,8 @@ def _check_matches(model, path, x):
     one = _run(sess, x[:1])
     assert one.shape == (1, ours.shape[1])
     np.testing.assert_allclose(one[0], ours[0], rtol=0, atol=TOL)
+    print(f"{path.name}: max |onnxruntime - nnscratch| = {diff:.2e} over {len(x)} images (batches of 257, "
+          f"and 1: {float(np.abs(one[0] - ours[0]).max()):.2e}), predictions identical")
     return diff
 
 

@@ -37,7 +37,6 @@ from . import backend
 from .fileio import atomic_write
 
 DEFAULT_OPSET = 17  # read by onnxruntime >= 1.11, OpenCV >= 4.7, TensorRT 8.6, onnxruntime-web
-IR_VERSION = 8  # the IR version of opset 17; newer files would be refused by older runtimes
 INPUT_NAME = "input"
 
 
@@ -197,8 +196,9 @@ def build_onnx(model: Any, *, softmax: bool = False, input_shape: Sequence[int] 
         [helper.make_tensor_value_info(output, TensorProto.FLOAT, ["N", *g.shape])],
         initializer=g.inits,
     )
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", int(opset))],
-                              producer_name="nnscratch", producer_version=__version__, ir_version=IR_VERSION)
+    opsets = [helper.make_opsetid("", int(opset))]
+    proto = helper.make_model(graph, opset_imports=opsets, producer_name="nnscratch", producer_version=__version__,
+                              ir_version=helper.find_min_ir_version_for(opsets))  # old runtimes refuse newer IR
     proto.doc_string = (f"{name or type(model).__name__}: nnscratch {type(model).__name__} "
                         f"({', '.join(type(l).__name__ for l in model.layers.values())}); input {INPUT_NAME} "
                         f"(N, {', '.join(map(str, shape))}) float32 in [0, 1]; output {output}")
