@@ -253,7 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("evaluate", help="accuracy, per-class accuracy and a confusion matrix", formatter_class=fmt)
+    e = sub.add_parser("evaluate", help="accuracy, per-class accuracy and a confusion matrix", formatter_class=fmt,
+                       description="Evaluate a model file, or a shipped network (--pretrained NAME; deepcnn when "
+                                   "neither is given), on a test set; writes confusion.png and evaluation.json.")
     e.add_argument("model", nargs="?", default=None,
                    help="a model.npz written by `nnscratch train` (default: the shipped deepcnn, see --pretrained)")
     e.add_argument("--pretrained", default=None, metavar="NAME", help="evaluate a shipped network (`nnscratch models`)")
@@ -265,7 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
                         usage="%(prog)s [-h] [--pretrained NAME] [--top TOP] [--invert {auto,yes,no}] "
                               "[MODEL.npz] IMAGE [IMAGE ...]",
                         description="Each image is made MNIST-like: grayscale, inverted when the background is light, "
-                                    "the digit scaled into a 20x20 box and centred by mass in 28x28.")
+                                    "the digit scaled into a 20x20 box and centred by mass in 28x28. Without a model "
+                                    "file, a shipped trained network classifies it (deepcnn unless --pretrained "
+                                    "names another; `nnscratch models` lists them).")
     pr.add_argument("images", nargs="+", metavar="[MODEL.npz] IMAGE",
                     help="a model.npz written by `nnscratch train` (default: the shipped deepcnn), then image files")
     pr.add_argument("--pretrained", default=None, metavar="NAME", help="use a shipped network (`nnscratch models`)")
