@@ -37,10 +37,12 @@ from nnscratch.training import Checkpoint, Trainer
 #: name -> how to build and train it. ``model`` is a key of nnscratch.models.MODELS (or "ch3", the
 #: book's ch. 3 network as a MultiLayerNet); ``kwargs`` go to its constructor.
 RECIPES: dict[str, dict[str, Any]] = {
+    # He init and L2 1e-4 over 40 epochs: 97.49 % on the validation split, against 96.76 % for the book's
+    # 0.01 init over 20 epochs (make_pretrained.py twolayer --explore '{...}')
     "twolayer": {"model": "twolayer", "kwargs": {"input_size": 784, "hidden_size": 50, "output_size": 10,
-                                                 "weight_init_std": 0.01},
-                 "optimizer": "adam", "lr": 0.001, "schedule": "cosine", "epochs": 20, "batch_size": 100,
-                 "seed": 0, "storage_dtype": "float32"},
+                                                 "weight_init_std": "he"},
+                 "optimizer": "adam", "lr": 0.001, "schedule": "cosine", "epochs": 40, "batch_size": 100,
+                 "weight_decay": 1e-4, "seed": 0, "storage_dtype": "float32"},
     "ch3": {"model": "ch3", "kwargs": {"input_size": 784, "hidden_size_list": [50, 100], "output_size": 10,
                                        "activation": "sigmoid", "weight_init_std": "sigmoid"},
             "optimizer": "adam", "lr": 0.001, "schedule": "cosine", "epochs": 20, "batch_size": 100,
