@@ -1,6 +1,7 @@
 """Train one of the networks shipped in ``nnscratch/pretrained/`` with its recorded recipe.
 
     python tools/make_pretrained.py NAME [--out DIR] [--resume]
+    python tools/make_pretrained.py NAME --explore '{"weight_decay": 5e-4}'   # choose a recipe
 
 NAME is one of the recipes below (``make pretrained`` runs them all, one after the other). The run
 trains on the full MNIST training set (60 000 images, SHA-256-verified by the loader), casts the
@@ -11,13 +12,16 @@ SHA-256, the measured accuracy, the date, the nnscratch and numpy versions and t
 When a shipped file of that name exists, the run also prints the accuracy that file recorded, so
 re-running a recipe into another ``--out`` shows whether it reproduces.
 
+``--explore`` trains the recipe with the given changes on the first 50 000 training images and prints the
+accuracy on the other 10 000, so recipes are compared without looking at the test set.
+
 Pin one BLAS thread for a reproducible run: ``OPENBLAS_NUM_THREADS=1`` (``make pretrained`` does).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import datetime as _dt
+import json
 import platform
 import sys
 import time
@@ -51,9 +55,10 @@ RECIPES: dict[str, dict[str, Any]] = {
                                        "activation": "relu", "weight_init_std": "relu"},
             "optimizer": "adam", "lr": 0.001, "schedule": "cosine", "epochs": 10, "batch_size": 100,
             "seed": 0, "storage_dtype": "float16"},  # 536k parameters: 2.1 MB as float32, 1.1 MB as float16
+    # validation split (--explore): book init 0.01 98.84 %, He + L2 1e-4 98.95 %, He + L2 5e-4 99.04 %
     "simplecnn": {"model": "simplecnn", "kwargs": {"weight_init_std": "he"},
                   "optimizer": "adam", "lr": 0.001, "schedule": "cosine", "epochs": 20, "batch_size": 100,
-                  "seed": 0, "storage_dtype": "float32"},
+                  "weight_decay": 5e-4, "seed": 0, "storage_dtype": "float32"},
     "deepcnn": {"model": "deepcnn", "kwargs": {},
                 "optimizer": "adam", "lr": 0.001, "schedule": "cosine", "epochs": 20, "batch_size": 100,
                 "seed": 0, "storage_dtype": "float32"},
