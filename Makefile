@@ -5,7 +5,9 @@ PY     := $(VENV)/bin/python
 NNS    := $(VENV)/bin/nnscratch
 OUT    ?= runs
 
-.PHONY: help venv demo test test-full accuracy bench experiments clean
+PRETRAINED ?= ch3 twolayer mlp simplecnn deepcnn
+
+.PHONY: help venv demo test test-full accuracy bench experiments pretrained clean
 
 help:
 	@echo "make demo         set up .venv, get MNIST, train a MultiLayerNet, print its test accuracy, write figures"
@@ -13,6 +15,7 @@ help:
 	@echo "make test-full    the full-size accuracy runs (MLP, TwoLayerNet, SimpleConvNet, DeepConvNet; ~30 min)"
 	@echo "make bench        speed against PyTorch CPU (as-is and with OPENBLAS_* unset) and peak memory"
 	@echo "make experiments  every book experiment at full size, with an HTML report"
+	@echo "make pretrained   retrain the shipped networks in src/nnscratch/pretrained/ (PRETRAINED='twolayer mlp' for some; ~1 h)"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +43,9 @@ bench: venv
 
 experiments: venv
 	$(NNS) experiment all --out $(OUT)/experiments
+
+pretrained: venv
+	for name in $(PRETRAINED); do OPENBLAS_NUM_THREADS=1 $(PY) tools/make_pretrained.py $$name || exit 1; done
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache

@@ -113,14 +113,14 @@ def test_model_names_from_files(small_models, tmp_path):
 
 @pytest.fixture
 def fake_pretrained(monkeypatch, tmp_path):
-    """Stands in for nnscratch.pretrained (issue 11) with the API serve relies on."""
+    """Stands in for nnscratch.pretrained with the API serve relies on (two untrained networks)."""
     shipped = {"twolayer": TwoLayerNet(seed=1), "deepcnn": DeepConvNet(seed=2)}
     module = types.ModuleType("nnscratch.pretrained")
     module.list_pretrained = lambda: [
         {"name": n, "description": f"the book's {type(m).__name__}", "test_acc": 0.99, "file": f"{n}.npz"}
         for n, m in shipped.items()]
     module.load_pretrained = lambda name: shipped[name]
-    monkeypatch.setitem(sys.modules, "nnscratch.pretrained", module)
+    monkeypatch.setattr(registry, "_pretrained_module", lambda: module)
     return shipped
 
 

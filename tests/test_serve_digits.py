@@ -23,14 +23,13 @@ from serve_helpers import request, running_server  # noqa: E402
 PICTURES = pictures()
 
 
-@pytest.fixture(scope="module", params=["session-trained"])
+@pytest.fixture(scope="module", params=["shipped-deepcnn", "session-trained"])
 def digit_model(request, small_models) -> tuple[str, str]:
-    """The model the ten pictures are checked with, as ("file", path) or ("pretrained", name).
-
-    Once nnscratch.pretrained ships weights, this returns ("pretrained", "deepcnn") (issue 12 asks
-    for the shipped DeepConvNet); until then the SimpleConvNet trained in this session, or the
-    file named by NNSCRATCH_DIGIT_MODEL.
-    """
+    """The model the ten pictures are checked with, as ("file", path) or ("pretrained", name):
+    the shipped DeepConvNet, and the small SimpleConvNet trained in this session (or the file
+    named by NNSCRATCH_DIGIT_MODEL)."""
+    if request.param == "shipped-deepcnn":
+        return "pretrained", "deepcnn"
     return "file", os.environ.get("NNSCRATCH_DIGIT_MODEL") or str(small_models["cnn"])
 
 

@@ -17,6 +17,8 @@ EXTRAS: dict[str, str] = {
     "optuna": "tune",
     "torch": "bench",
     "threadpoolctl": "bench",
+    "onnx": "onnx",
+    "onnxruntime": "test",
 }
 
 

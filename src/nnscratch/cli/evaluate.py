@@ -7,17 +7,21 @@ from typing import Any
 
 import numpy as np
 
-from .. import serialization
 from ..datasets import DATASET_REGISTRY, get_dataset, load_dataset
 from ..fileio import write_json_atomic
 from ..plotting import plot_confusion
+from ..pretrained import load_model_or_pretrained
 
 
 def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -> argparse.ArgumentParser:
     """Register ``nnscratch evaluate``."""
     e = subparsers.add_parser("evaluate", help="accuracy, per-class accuracy and a confusion matrix",
-                              formatter_class=formatter_class)
-    e.add_argument("model", help="a model.npz written by `nnscratch train`")
+                              formatter_class=formatter_class,
+                              description="Evaluate a model file, or a shipped network (--pretrained NAME; deepcnn when "
+                                          "neither is given), on a test set; writes confusion.png and evaluation.json.")
+    e.add_argument("model", nargs="?", default=None,
+                   help="a model.npz written by `nnscratch train` (default: the shipped deepcnn, see --pretrained)")
+    e.add_argument("--pretrained", default=None, metavar="NAME", help="evaluate a shipped network (`nnscratch models`)")
     e.add_argument("--dataset", choices=list(DATASET_REGISTRY), default=None,
                    help="test set to use; without it, the one the model was trained on")
     e.add_argument("--out", default=None, help="where confusion.png and evaluation.json go; without it, the model's directory")
@@ -25,15 +29,16 @@ def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -
     return e
 
 
-def load_model(path: str) -> tuple[Any, dict[str, Any]]:
-    """(model in eval mode, the ``extra`` saved with it) from a model file."""
-    model, _, extra = serialization.load_checkpoint(path)
-    return model.eval(), extra or {}
+def load_model(path: str | None, pretrained: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """(model in eval mode, the ``extra`` saved with it): the model file ``path``, else the shipped
+    network ``pretrained``, else the default shipped one."""
+    model, extra, _ = load_model_or_pretrained(path, pretrained)
+    return model, extra
 
 
 def run(args: argparse.Namespace) -> int:
     """Print accuracies; write confusion.png and evaluation.json."""
-    model, extra = load_model(args.model)
+    model, extra = load_model(args.model, args.pretrained)
     dataset = args.dataset or extra.get("dataset", "mnist")
     _, (x_test, t_test) = load_dataset(dataset)
     names = list(get_dataset(dataset).class_names)
@@ -47,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     for i, name in enumerate(names):
         total = cm[i].sum()
         print(f"  {name:>12}: {100 * cm[i, i] / max(total, 1):6.2f} %  ({cm[i, i]}/{total})")
-    out = Path(args.out) if args.out else Path(args.model).resolve().parent
+    out = Path(args.out) if args.out else (Path(args.model).resolve().parent if args.model
+                                           else Path("runs") / f"evaluate-{extra.get('pretrained')}")
     fig = plot_confusion(cm, out / "confusion.png", names, title=f"Confusion matrix, {dataset} test set")
     result = {"dataset": dataset, "accuracy": acc, "confusion": cm.tolist(),
               "per_class": {n: float(cm[i, i] / max(cm[i].sum(), 1)) for i, n in enumerate(names)}}
