@@ -1,0 +1,55 @@
+"""C = A @ B or C += A @ B into a caller's buffer: the one matrix product the kernels are made of.
+
+NumPy's matmul cannot accumulate (BLAS beta = 1), so ``C += A @ B`` costs a temporary and an
+extra pass over C. SciPy's BLAS wrappers can: when SciPy is installed and the backend is NumPy,
+float32/float64 products go straight to ``?gemm`` with beta = 1 on C's memory (C is handed over in
+Fortran order as C^T = B^T A^T, so nothing is copied). Otherwise (no SciPy, CuPy) the portable
+``matmul`` + add runs; both give the same numbers up to round-off.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend
+
+try:  # optional: a faster accumulate, measured in bench/kernels.py
+    from scipy.linalg import blas as _blas
+except ImportError:  # pragma: no cover - depends on the environment
+    _blas = None
+
+#: use SciPy's BLAS with beta = 1 when it is there (bench/kernels.py switches it to compare)
+USE_SCIPY_BLAS: bool = _blas is not None
+_GEMM = {"float32": "sgemm", "float64": "dgemm"}
+
+
+def _fortran_operand(m: Any) -> tuple[Any, int] | None:
+    """(array, trans) such that op(array) = m^T with array Fortran-contiguous, or None."""
+    if m.flags.c_contiguous:
+        return m.T, 0
+    if m.flags.f_contiguous:
+        return m, 1
+    return None
+
+
+def gemm(a: Any, b: Any, out: Any, accumulate: bool = False, tmp: Any = None) -> Any:
+    """out = a @ b, or out += a @ b when ``accumulate``; a (m, k), b (k, n), out (m, n) C-contiguous.
+
+    ``tmp`` (m, n) is scratch for the portable path's accumulate (allocated when not given).
+    """
+    xp = backend.xp
+    if USE_SCIPY_BLAS and xp.__name__ == "numpy" and out.dtype.name in _GEMM and out.flags.c_contiguous:
+        x, y = _fortran_operand(b), _fortran_operand(a)
+        if x is not None and y is not None and a.dtype == b.dtype == out.dtype:
+            fn = getattr(_blas, _GEMM[out.dtype.name])
+            res = fn(1.0, x[0], y[0], 1.0 if accumulate else 0.0, out.T, trans_a=x[1], trans_b=y[1],
+                     overwrite_c=1)
+            if not xp.shares_memory(res, out):  # pragma: no cover - f2py copied: keep the result
+                out[...] = res.T
+            return out
+    if not accumulate:
+        return xp.matmul(a, b, out=out)
+    if tmp is None:
+        tmp = xp.empty_like(out)
+    xp.matmul(a, b, out=tmp)
+    out += tmp
+    return out

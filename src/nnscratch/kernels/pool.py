@@ -1,0 +1,118 @@
+"""Fast max / average pooling (ch. 7.3) over channels-last memory, ReLU optionally folded in.
+
+Interface like :mod:`.conv`: x (N, C, H, W) with any strides, results NCHW-shaped views of NHWC
+memory. Each window offset (i, j) is one strided view of the (padded) channels-last image, whose
+innermost run is all C channels of a pixel, so every pass moves whole pixels.
+
+Max routes each output gradient to ONE input, the window's first maximum in row-major order
+(torch's choice), ties included; padding counts as -inf. Average pads with zeros and divides by
+pool_h * pool_w (torch's count_include_pad). ``relu=True`` (max only) computes max(0, pool(x)),
+which is pool(max(0, x)) with the same gradient, so a ReLU before a max pool costs passes over
+the pooled output only; a window whose inputs are all <= 0 gets no gradient, as through the ReLU.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend
+
+__all__ = ["PoolSaved", "pool2d_forward", "pool2d_backward"]
+
+
+class PoolSaved:
+    """What pool2d_backward needs: the geometry, the first-maximum offsets, the folded ReLU's output."""
+
+    def __init__(self, shape: tuple[int, ...], out_hw: tuple[int, int], pool: tuple[int, int], stride: int,
+                 pad: int, mode: str, arg: Any, y: Any) -> None:
+        self.shape, self.out_hw, self.pool, self.stride, self.pad = shape, out_hw, pool, stride, pad
+        self.mode, self.arg, self.y = mode, arg, y
+
+
+def _out_hw(shape: tuple[int, ...], ph: int, pw: int, stride: int, pad: int) -> tuple[int, int]:
+    if len(shape) != 4:
+        raise ValueError(f"pool2d expects x (N, C, H, W), got shape {tuple(shape)}")
+    for name, v, lo in (("pool_h", ph, 1), ("pool_w", pw, 1), ("stride", stride, 1), ("pad", pad, 0)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise ValueError(f"pool2d: {name} must be an integer >= {lo}, got {v!r}")
+    if 2 * pad > min(ph, pw):
+        raise ValueError(f"pool2d: pad must be at most half the {ph}x{pw} window, got pad={pad}")
+    h, w = shape[2] + 2 * pad, shape[3] + 2 * pad
+    if ph > h or pw > w:
+        raise ValueError(f"pool2d: a {ph}x{pw} window does not fit x of shape {tuple(shape)} padded by {pad}")
+    return (h - ph) // stride + 1, (w - pw) // stride + 1
+
+
+def _offsets(img: Any, ph: int, pw: int, s: int, oh: int, ow: int) -> list[Any]:
+    """img[:, oh*s + i, ow*s + j, :] for each window offset (i, j), row-major order."""
+    return [img[:, i:i + s * (oh - 1) + 1:s, j:j + s * (ow - 1) + 1:s] for i in range(ph) for j in range(pw)]
+
+
+def pool2d_forward(x: Any, pool_h: int, pool_w: int, stride: int | None = None, pad: int = 0,
+                   mode: str = "max", *, relu: bool = False) -> tuple[Any, PoolSaved]:
+    """Max or mean of each pool_h x pool_w window, channel by channel; returns (out, saved)."""
+    xp = backend.xp
+    if mode not in ("max", "avg"):
+        raise ValueError(f"pool2d: mode must be 'max' or 'avg', got {mode!r}")
+    if relu and mode != "max":
+        raise ValueError("pool2d: relu can be folded into max pooling only")
+    s = pool_h if stride is None else stride
+    oh, ow = _out_hw(tuple(x.shape), pool_h, pool_w, s, pad)
+    xl = x.transpose(0, 2, 3, 1)
+    if pad:
+        n, h, w, c = xl.shape
+        img = xp.full((n, h + 2 * pad, w + 2 * pad, c), -xp.inf if mode == "max" else 0.0, dtype=x.dtype)
+        img[:, pad:pad + h, pad:pad + w] = xl
+    else:
+        img = xl
+    wins = _offsets(img, pool_h, pool_w, s, oh, ow)
+    out = xp.empty(wins[0].shape, dtype=x.dtype)
+    out[...] = wins[0]
+    arg = None
+    if mode == "avg":
+        for win in wins[1:]:
+            out += win
+        out /= pool_h * pool_w
+    else:
+        # arg = offset of the FIRST maximum: offset q takes over only where strictly greater
+        arg = xp.zeros(out.shape, dtype=xp.uint8 if len(wins) < 256 else xp.int32)
+        greater = xp.empty(out.shape, dtype=bool)
+        for q, win in enumerate(wins[1:], 1):
+            xp.greater(win, out, out=greater)
+            xp.copyto(arg, q, where=greater)
+            xp.maximum(out, win, out=out)
+        if relu:
+            xp.maximum(out, 0, out=out)
+    y = out.transpose(0, 3, 1, 2)
+    return y, PoolSaved(tuple(x.shape), (oh, ow), (pool_h, pool_w), s, pad, mode, arg, y if relu else None)
+
+
+def pool2d_backward(dout: Any, saved: PoolSaved) -> Any:
+    """dx of :func:`pool2d_forward` (N, C, H, W): max to each window's first maximum, avg spread evenly."""
+    xp = backend.xp
+    n, c, h, w = saved.shape
+    (oh, ow), (ph, pw), s, p = saved.out_hw, saved.pool, saved.stride, saved.pad
+    if tuple(dout.shape) != (n, c, oh, ow):
+        raise ValueError(f"pool2d_backward expects dout of shape {(n, c, oh, ow)}, got {tuple(dout.shape)}")
+    d = dout.transpose(0, 2, 3, 1)
+    if saved.y is not None:
+        d = d * (saved.y.transpose(0, 2, 3, 1) > 0)
+    covered = p == 0 and s == ph == pw and h == oh * s and w == ow * s  # every pixel in one window
+    overlap = s < max(ph, pw)
+    img = (xp.empty if covered else xp.zeros)((n, h + 2 * p, w + 2 * p, c), dtype=dout.dtype)
+    views = _offsets(img, ph, pw, s, oh, ow)
+    if saved.mode == "avg":
+        share = d / (ph * pw)
+        for view in views:
+            if overlap:
+                view += share
+            else:
+                view[...] = share
+    else:
+        hit = xp.empty(d.shape, dtype=bool)
+        for q, view in enumerate(views):
+            xp.equal(saved.arg, q, out=hit)
+            if overlap:
+                view += d * hit
+            else:
+                xp.multiply(d, hit, out=view)
+    return img[:, p:p + h, p:p + w].transpose(0, 3, 1, 2)
