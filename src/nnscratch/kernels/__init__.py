@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from .conv import ConvSaved, conv2d_backward, conv2d_forward
-from .gemm import gemm
+from .blas import gemm
 from .pool import PoolSaved, pool2d_backward, pool2d_forward
 from .workspace import Workspace
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
-from .gemm import gemm
+from .blas import gemm
 from .workspace import Workspace
 
 __all__ = ["ConvSaved", "conv2d_forward", "conv2d_backward"]
@@ -29,6 +29,9 @@ __all__ = ["ConvSaved", "conv2d_forward", "conv2d_backward"]
 CHUNK_BYTES = 128 * 2**10
 #: bytes of column matrix per chunk of images in the im2col path
 COLUMN_BYTES = 2 * 2**20
+#: stride 1 with fewer input channels than this (a network's first layer) multiplies a column
+#: matrix built from the shifted slices instead: products with C-long rows waste the BLAS kernel
+COLUMN_CHANNELS = 8
 
 
 class _Geometry:
@@ -68,8 +71,9 @@ class _Geometry:
         block = buf[lead:lead + self.m]
         return block.reshape(self.n, self.rows_per_image, self.row, buf.shape[1])[:, :h, :w]
 
-    def chunk(self, channels: int, itemsize: int) -> int:
-        return max(256, min(8192, CHUNK_BYTES // (channels * itemsize)))
+    def chunk_rows(self) -> int:
+        """Grid rows per chunk: CHUNK_BYTES of the wider operand (in float32)."""
+        return max(256, min(8192, CHUNK_BYTES // (4 * max(self.c, self.f))))
 
 
 class ConvSaved:
@@ -105,20 +109,52 @@ def conv2d_forward(x: Any, W: Any, b: Any, stride: int = 1, pad: int = 0, *, rel
     shape = (g.rows, g.c)
     xbuf = ws.zeros("conv.x", shape, W.dtype) if keep else xp.zeros(shape, dtype=W.dtype)
     g.grid(xbuf, g.lead_x, g.h, g.w)[...] = xl
-    wq = _lhs_weights(W)
+    mode = _mode(g.c)
+    w = _parts(_lhs_weights(W), g, mode)
     out = xp.empty((g.m, g.f), dtype=W.dtype)
-    step = g.chunk(max(g.c, g.f), W.dtype.itemsize)
+    step = g.chunk_rows()
     tmp = ws.zeros("conv.tmp", (step, g.f), W.dtype)
     for m0 in range(0, g.m, step):
         m1 = min(g.m, m0 + step)
         o = out[m0:m1]
-        for q, s in enumerate(g.shifts):
-            gemm(xbuf[m0 + s:m1 + s], wq[q], o, accumulate=q > 0, tmp=tmp[:m1 - m0])
-        o += b
+        o[...] = b  # the bias, then every product accumulates onto it
+        for a, part in _operands(g, xbuf, m0, m1, mode, ws):
+            gemm(a, w[part], o, accumulate=True, tmp=tmp[:m1 - m0])
         if relu:
             xp.maximum(o, 0, out=o)
     y = g.grid(out, 0, g.oh, g.ow).transpose(0, 3, 1, 2)
     return y, ConvSaved(g, xbuf, y if relu else None)
+
+
+def _mode(channels: int) -> str:
+    """'offset': one product per kernel offset, K = C, over the buffer itself (no copy); 'columns'
+    (few channels, a first layer): one product with K = FH*FW*C over a transposed column matrix.
+
+    Measured with bench/kernels.py --layers: gathering the FW offsets of a kernel row into one
+    product (K = FW*C) runs the BLAS kernel faster but loses it all to the copy, from 16 channels up.
+    """
+    return "columns" if channels < COLUMN_CHANNELS else "offset"
+
+
+def _parts(w: Any, g: _Geometry, mode: str) -> Any:
+    """Weights (FH*FW, C, FN) grouped like the operands of ``mode``: (parts, K, FN)."""
+    k = g.kh * g.kw if mode == "columns" else 1
+    return w.reshape(-1, k * w.shape[1], w.shape[2])
+
+
+def _operands(g: _Geometry, buf: Any, m0: int, m1: int, mode: str, ws: Workspace) -> list[tuple[Any, int]]:
+    """(A, part) pairs with out[m0:m1] = sum A @ weights[part]; A's rows are grid rows m0..m1 of ``buf``.
+
+    offset: A = buf[m + i*R + j] itself, a contiguous slice. columns: the transposed column matrix
+    colT[(i, j, c), m] = buf[m + i*R + j, c], one contiguous copy per offset, and A = colT^T.
+    """
+    if mode == "offset":
+        return [(buf[m0 + s:m1 + s], q) for q, s in enumerate(g.shifts)]
+    k, c = m1 - m0, buf.shape[1]
+    colt = ws.zeros("conv.colt", (g.kh * g.kw * c, g.chunk_rows()), buf.dtype)
+    for q, s in enumerate(g.shifts):
+        colt[q * c:(q + 1) * c, :k] = buf[m0 + s:m1 + s].T
+    return [(colt[:, :k].T, 0)]
 
 
 def _dout_into(saved: ConvSaved, dout: Any, dst: Any) -> None:
@@ -148,24 +184,26 @@ def conv2d_backward(dout: Any, saved: ConvSaved, W: Any, *, input_grad: bool = T
         return _im2col_backward(g, saved, dout, W, input_grad, ws)
     dbuf = ws.zeros("conv.d", (g.rows, g.f), W.dtype)  # lead, junk columns and rows stay zero
     _dout_into(saved, dout, g.grid(dbuf, g.lead_d, g.oh, g.ow))
-    xbuf, k = saved.image, g.kh * g.kw
-    dwq = ws.zeros("conv.dw", (k, g.c, g.f), W.dtype)
-    tmp_w = ws.zeros("conv.tmpw", (g.c, g.f), W.dtype)
-    wf = xp.ascontiguousarray(W[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)).reshape(k, g.f, g.c)
-    dx = xp.empty((g.m, g.c), dtype=W.dtype) if input_grad else None
-    step = g.chunk(max(g.c, g.f), W.dtype.itemsize)
-    tmp = ws.zeros("conv.tmpx", (step, g.c), W.dtype) if input_grad else None
+    mode, dmode = _mode(g.c), _mode(g.f)
+    dw = ws.zeros("conv.dw", _parts(_lhs_weights(W), g, mode).shape, W.dtype)
+    tmp_w = ws.zeros("conv.tmpw", dw.shape[1:], W.dtype)
+    step = g.chunk_rows()
+    dx = tmp = wf = None
+    if input_grad:  # dx is the convolution of dout with the flipped kernel, on the same grid
+        wf = _parts(xp.ascontiguousarray(W[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)).reshape(-1, g.f, g.c), g, dmode)
+        dx = xp.empty((g.m, g.c), dtype=W.dtype)
+        tmp = ws.zeros("conv.tmpx", (step, g.c), W.dtype)
     for m0 in range(0, g.m, step):
         m1 = min(g.m, m0 + step)
         d = dbuf[g.lead_d + m0:g.lead_d + m1]
-        for q, s in enumerate(g.shifts):
-            gemm(xbuf[m0 + s:m1 + s].T, d, dwq[q], accumulate=m0 > 0, tmp=tmp_w)
+        for a, part in _operands(g, saved.image, m0, m1, mode, ws):
+            gemm(a.T, d, dw[part], accumulate=m0 > 0, tmp=tmp_w)
         if dx is not None:
             o = dx[m0:m1]
-            for q, s in enumerate(g.shifts):
-                gemm(dbuf[m0 + s:m1 + s], wf[q], o, accumulate=q > 0, tmp=tmp[:m1 - m0])
+            for q, (a, part) in enumerate(_operands(g, dbuf, m0, m1, dmode, ws)):
+                gemm(a, wf[part], o, accumulate=q > 0, tmp=tmp[:m1 - m0])
     db = dbuf.sum(axis=0)
-    dW = xp.ascontiguousarray(dwq.reshape(g.kh, g.kw, g.c, g.f).transpose(3, 2, 0, 1))
+    dW = xp.ascontiguousarray(dw.reshape(g.kh, g.kw, g.c, g.f).transpose(3, 2, 0, 1))
     if dx is not None:
         dx = g.grid(dx, 0, g.h, g.w).transpose(0, 3, 1, 2)
     return dx, dW, db

@@ -73,12 +73,15 @@ def pool2d_forward(x: Any, pool_h: int, pool_w: int, stride: int | None = None, 
             out += win
         out /= pool_h * pool_w
     else:
-        # arg = offset of the FIRST maximum: offset q takes over only where strictly greater
+        # arg = offset of the FIRST maximum: offset q takes over only where strictly greater, and
+        # later offsets have larger q, so arg = max over q of q * (win_q > running max) (branch-free)
         arg = xp.zeros(out.shape, dtype=xp.uint8 if len(wins) < 256 else xp.int32)
         greater = xp.empty(out.shape, dtype=bool)
+        qs = xp.empty(out.shape, dtype=arg.dtype)
         for q, win in enumerate(wins[1:], 1):
             xp.greater(win, out, out=greater)
-            xp.copyto(arg, q, where=greater)
+            xp.multiply(greater, arg.dtype.type(q), out=qs)
+            xp.maximum(arg, qs, out=arg)
             xp.maximum(out, win, out=out)
         if relu:
             xp.maximum(out, 0, out=out)

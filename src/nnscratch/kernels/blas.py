@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .. import backend
 
 try:  # optional: a faster accumulate, measured in bench/kernels.py
@@ -19,7 +21,8 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 #: use SciPy's BLAS with beta = 1 when it is there (bench/kernels.py switches it to compare)
 USE_SCIPY_BLAS: bool = _blas is not None
-_GEMM = {"float32": "sgemm", "float64": "dgemm"}
+#: dtype.char -> ?gemm (a dict lookup: this runs thousands of times per training step)
+_GEMM: dict[str, Any] = {} if _blas is None else {"f": _blas.sgemm, "d": _blas.dgemm}
 
 
 def _fortran_operand(m: Any) -> tuple[Any, int] | None:
@@ -37,14 +40,12 @@ def gemm(a: Any, b: Any, out: Any, accumulate: bool = False, tmp: Any = None) ->
     ``tmp`` (m, n) is scratch for the portable path's accumulate (allocated when not given).
     """
     xp = backend.xp
-    if USE_SCIPY_BLAS and xp.__name__ == "numpy" and out.dtype.name in _GEMM and out.flags.c_contiguous:
+    fn = _GEMM.get(out.dtype.char) if USE_SCIPY_BLAS and xp is np else None
+    if fn is not None and out.flags.c_contiguous and a.dtype == b.dtype == out.dtype:
         x, y = _fortran_operand(b), _fortran_operand(a)
-        if x is not None and y is not None and a.dtype == b.dtype == out.dtype:
-            fn = getattr(_blas, _GEMM[out.dtype.name])
-            res = fn(1.0, x[0], y[0], 1.0 if accumulate else 0.0, out.T, trans_a=x[1], trans_b=y[1],
-                     overwrite_c=1)
-            if not xp.shares_memory(res, out):  # pragma: no cover - f2py copied: keep the result
-                out[...] = res.T
+        if x is not None and y is not None:
+            # c = out^T is Fortran-contiguous and of gemm's dtype, so f2py writes into it in place
+            fn(1.0, x[0], y[0], 1.0 if accumulate else 0.0, out.T, trans_a=x[1], trans_b=y[1], overwrite_c=1)
             return out
     if not accumulate:
         return xp.matmul(a, b, out=out)
