@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
+from . import threads
 from .blas import gemm
 from .workspace import Workspace
 
@@ -108,20 +109,25 @@ def conv2d_forward(x: Any, W: Any, b: Any, stride: int = 1, pad: int = 0, *, rel
         return _im2col_forward(g, xl, W, b, relu, ws, keep)
     shape = (g.rows, g.c)
     xbuf = ws.zeros("conv.x", shape, W.dtype) if keep else xp.zeros(shape, dtype=W.dtype)
-    g.grid(xbuf, g.lead_x, g.h, g.w)[...] = xl
+    pixels = g.grid(xbuf, g.lead_x, g.h, g.w)
     mode = _mode(g.c)
     w = _parts(_lhs_weights(W), g, mode)
     out = xp.empty((g.m, g.f), dtype=W.dtype)
     step = g.chunk_rows()
-    tmp = ws.zeros("conv.tmp", (step, g.f), W.dtype)
-    for m0 in range(0, g.m, step):
-        m1 = min(g.m, m0 + step)
-        o = out[m0:m1]
-        o[...] = b  # the bias, then every product accumulates onto it
-        for a, part in _operands(g, xbuf, m0, m1, mode, ws):
-            gemm(a, w[part], o, accumulate=True, tmp=tmp[:m1 - m0])
-        if relu:
-            xp.maximum(o, 0, out=o)
+
+    def rows(lo: int, hi: int, worker: int) -> None:
+        tmp = ws.zeros(f"conv.tmp{worker}", (step, g.f), W.dtype)
+        for m0 in range(lo, hi, step):
+            m1 = min(hi, m0 + step)
+            o = out[m0:m1]
+            o[...] = b  # the bias, then every product accumulates onto it
+            for a, part in _operands(g, xbuf, m0, m1, mode, ws, worker):
+                gemm(a, w[part], o, accumulate=True, tmp=tmp[:m1 - m0])
+            if relu:
+                xp.maximum(o, 0, out=o)
+
+    threads.run(lambda n0, n1, _: pixels[n0:n1].__setitem__(Ellipsis, xl[n0:n1]), g.n)
+    threads.run(rows, g.m, step)
     y = g.grid(out, 0, g.oh, g.ow).transpose(0, 3, 1, 2)
     return y, ConvSaved(g, xbuf, y if relu else None)
 
@@ -142,7 +148,8 @@ def _parts(w: Any, g: _Geometry, mode: str) -> Any:
     return w.reshape(-1, k * w.shape[1], w.shape[2])
 
 
-def _operands(g: _Geometry, buf: Any, m0: int, m1: int, mode: str, ws: Workspace) -> list[tuple[Any, int]]:
+def _operands(g: _Geometry, buf: Any, m0: int, m1: int, mode: str, ws: Workspace,
+              worker: int) -> list[tuple[Any, int]]:
     """(A, part) pairs with out[m0:m1] = sum A @ weights[part]; A's rows are grid rows m0..m1 of ``buf``.
 
     offset: A = buf[m + i*R + j] itself, a contiguous slice. columns: the transposed column matrix
@@ -151,19 +158,19 @@ def _operands(g: _Geometry, buf: Any, m0: int, m1: int, mode: str, ws: Workspace
     if mode == "offset":
         return [(buf[m0 + s:m1 + s], q) for q, s in enumerate(g.shifts)]
     k, c = m1 - m0, buf.shape[1]
-    colt = ws.zeros("conv.colt", (g.kh * g.kw * c, g.chunk_rows()), buf.dtype)
+    colt = ws.zeros(f"conv.colt{worker}", (g.kh * g.kw * c, g.chunk_rows()), buf.dtype)
     for q, s in enumerate(g.shifts):
         colt[q * c:(q + 1) * c, :k] = buf[m0 + s:m1 + s].T
     return [(colt[:, :k].T, 0)]
 
 
-def _dout_into(saved: ConvSaved, dout: Any, dst: Any) -> None:
-    """dst (N, OH, OW, FN) = dout, gated by the folded ReLU's mask (out > 0) when there was one."""
+def _dout_into(saved: ConvSaved, dout: Any, dst: Any, n0: int = 0, n1: int | None = None) -> None:
+    """dst (k, OH, OW, FN) = dout of images n0..n1, gated by the folded ReLU's mask (out > 0) if any."""
     dl = dout.transpose(0, 2, 3, 1)
     if saved.y is None:
         dst[...] = dl
     else:
-        backend.xp.multiply(dl, saved.y.transpose(0, 2, 3, 1) > 0, out=dst)
+        backend.xp.multiply(dl, saved.y[n0:n1].transpose(0, 2, 3, 1) > 0, out=dst)
 
 
 def conv2d_backward(dout: Any, saved: ConvSaved, W: Any, *, input_grad: bool = True,
@@ -183,26 +190,36 @@ def conv2d_backward(dout: Any, saved: ConvSaved, W: Any, *, input_grad: bool = T
     if not g.shift:
         return _im2col_backward(g, saved, dout, W, input_grad, ws)
     dbuf = ws.zeros("conv.d", (g.rows, g.f), W.dtype)  # lead, junk columns and rows stay zero
-    _dout_into(saved, dout, g.grid(dbuf, g.lead_d, g.oh, g.ow))
+    douts = g.grid(dbuf, g.lead_d, g.oh, g.ow)
+    threads.run(lambda n0, n1, _: _dout_into(saved, dout[n0:n1], douts[n0:n1], n0, n1), g.n)
     mode, dmode = _mode(g.c), _mode(g.f)
-    dw = ws.zeros("conv.dw", _parts(_lhs_weights(W), g, mode).shape, W.dtype)
-    tmp_w = ws.zeros("conv.tmpw", dw.shape[1:], W.dtype)
+    wshape = _parts(_lhs_weights(W), g, mode).shape
     step = g.chunk_rows()
-    dx = tmp = wf = None
+    dx = wf = None
     if input_grad:  # dx is the convolution of dout with the flipped kernel, on the same grid
         wf = _parts(xp.ascontiguousarray(W[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)).reshape(-1, g.f, g.c), g, dmode)
         dx = xp.empty((g.m, g.c), dtype=W.dtype)
-        tmp = ws.zeros("conv.tmpx", (step, g.c), W.dtype)
-    for m0 in range(0, g.m, step):
-        m1 = min(g.m, m0 + step)
-        d = dbuf[g.lead_d + m0:g.lead_d + m1]
-        for a, part in _operands(g, saved.image, m0, m1, mode, ws):
-            gemm(a.T, d, dw[part], accumulate=m0 > 0, tmp=tmp_w)
-        if dx is not None:
-            o = dx[m0:m1]
-            for q, (a, part) in enumerate(_operands(g, dbuf, m0, m1, dmode, ws)):
-                gemm(a, wf[part], o, accumulate=q > 0, tmp=tmp[:m1 - m0])
-    db = dbuf.sum(axis=0)
+
+    def rows(lo: int, hi: int, worker: int) -> tuple[Any, Any]:
+        dw = ws.zeros(f"conv.dw{worker}", wshape, W.dtype)
+        tmp_w = ws.zeros(f"conv.tmpw{worker}", wshape[1:], W.dtype)
+        tmp = ws.zeros(f"conv.tmpx{worker}", (step, g.c), W.dtype) if dx is not None else None
+        for m0 in range(lo, hi, step):
+            m1 = min(hi, m0 + step)
+            d = dbuf[g.lead_d + m0:g.lead_d + m1]
+            for a, part in _operands(g, saved.image, m0, m1, mode, ws, worker):
+                gemm(a.T, d, dw[part], accumulate=m0 > lo, tmp=tmp_w)
+            if dx is not None:
+                o = dx[m0:m1]
+                for q, (a, part) in enumerate(_operands(g, dbuf, m0, m1, dmode, ws, worker)):
+                    gemm(a, wf[part], o, accumulate=q > 0, tmp=tmp[:m1 - m0])
+        return dw, dbuf[g.lead_d + lo:g.lead_d + hi].sum(axis=0)
+
+    parts = threads.run(rows, g.m, step)
+    dw, db = parts[0][0].copy(), parts[0][1]
+    for dw_i, db_i in parts[1:]:
+        dw += dw_i
+        db += db_i
     dW = xp.ascontiguousarray(dw.reshape(g.kh, g.kw, g.c, g.f).transpose(3, 2, 0, 1))
     if dx is not None:
         dx = g.grid(dx, 0, g.h, g.w).transpose(0, 3, 1, 2)

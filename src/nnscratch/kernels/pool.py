@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
+from . import threads
 
 __all__ = ["PoolSaved", "pool2d_forward", "pool2d_backward"]
 
@@ -58,33 +59,37 @@ def pool2d_forward(x: Any, pool_h: int, pool_w: int, stride: int | None = None, 
     s = pool_h if stride is None else stride
     oh, ow = _out_hw(tuple(x.shape), pool_h, pool_w, s, pad)
     xl = x.transpose(0, 2, 3, 1)
-    if pad:
-        n, h, w, c = xl.shape
-        img = xp.full((n, h + 2 * pad, w + 2 * pad, c), -xp.inf if mode == "max" else 0.0, dtype=x.dtype)
-        img[:, pad:pad + h, pad:pad + w] = xl
-    else:
-        img = xl
-    wins = _offsets(img, pool_h, pool_w, s, oh, ow)
-    out = xp.empty(wins[0].shape, dtype=x.dtype)
-    out[...] = wins[0]
-    arg = None
-    if mode == "avg":
-        for win in wins[1:]:
-            out += win
-        out /= pool_h * pool_w
-    else:
+    n, h, w, c = xl.shape
+    out = xp.empty((n, oh, ow, c), dtype=x.dtype)
+    arg = None if mode == "avg" else xp.zeros(out.shape, dtype=xp.uint8 if pool_h * pool_w < 256 else xp.int32)
+
+    def images(n0: int, n1: int, _: int) -> None:
+        img = xl[n0:n1]
+        if pad:
+            img = xp.full((n1 - n0, h + 2 * pad, w + 2 * pad, c), -xp.inf if mode == "max" else 0.0, dtype=x.dtype)
+            img[:, pad:pad + h, pad:pad + w] = xl[n0:n1]
+        wins = _offsets(img, pool_h, pool_w, s, oh, ow)
+        o = out[n0:n1]
+        o[...] = wins[0]
+        if arg is None:
+            for win in wins[1:]:
+                o += win
+            o /= pool_h * pool_w
+            return
         # arg = offset of the FIRST maximum: offset q takes over only where strictly greater, and
         # later offsets have larger q, so arg = max over q of q * (win_q > running max) (branch-free)
-        arg = xp.zeros(out.shape, dtype=xp.uint8 if len(wins) < 256 else xp.int32)
-        greater = xp.empty(out.shape, dtype=bool)
-        qs = xp.empty(out.shape, dtype=arg.dtype)
+        a = arg[n0:n1]
+        greater = xp.empty(o.shape, dtype=bool)
+        qs = xp.empty(o.shape, dtype=a.dtype)
         for q, win in enumerate(wins[1:], 1):
-            xp.greater(win, out, out=greater)
-            xp.multiply(greater, arg.dtype.type(q), out=qs)
-            xp.maximum(arg, qs, out=arg)
-            xp.maximum(out, win, out=out)
+            xp.greater(win, o, out=greater)
+            xp.multiply(greater, a.dtype.type(q), out=qs)
+            xp.maximum(a, qs, out=a)
+            xp.maximum(o, win, out=o)
         if relu:
-            xp.maximum(out, 0, out=out)
+            xp.maximum(o, 0, out=o)
+
+    threads.run(images, n)
     y = out.transpose(0, 3, 1, 2)
     return y, PoolSaved(tuple(x.shape), (oh, ow), (pool_h, pool_w), s, pad, mode, arg, y if relu else None)
 
@@ -96,26 +101,30 @@ def pool2d_backward(dout: Any, saved: PoolSaved) -> Any:
     (oh, ow), (ph, pw), s, p = saved.out_hw, saved.pool, saved.stride, saved.pad
     if tuple(dout.shape) != (n, c, oh, ow):
         raise ValueError(f"pool2d_backward expects dout of shape {(n, c, oh, ow)}, got {tuple(dout.shape)}")
-    d = dout.transpose(0, 2, 3, 1)
-    if saved.y is not None:
-        d = d * (saved.y.transpose(0, 2, 3, 1) > 0)
     covered = p == 0 and s == ph == pw and h == oh * s and w == ow * s  # every pixel in one window
     overlap = s < max(ph, pw)
     img = (xp.empty if covered else xp.zeros)((n, h + 2 * p, w + 2 * p, c), dtype=dout.dtype)
-    views = _offsets(img, ph, pw, s, oh, ow)
-    if saved.mode == "avg":
-        share = d / (ph * pw)
-        for view in views:
-            if overlap:
-                view += share
-            else:
-                view[...] = share
-    else:
+
+    def images(n0: int, n1: int, _: int) -> None:
+        d = dout[n0:n1].transpose(0, 2, 3, 1)
+        if saved.y is not None:
+            d = d * (saved.y[n0:n1].transpose(0, 2, 3, 1) > 0)
+        views = _offsets(img[n0:n1], ph, pw, s, oh, ow)
+        if saved.mode == "avg":
+            share = d / (ph * pw)
+            for view in views:
+                if overlap:
+                    view += share
+                else:
+                    view[...] = share
+            return
         hit = xp.empty(d.shape, dtype=bool)
         for q, view in enumerate(views):
-            xp.equal(saved.arg, q, out=hit)
+            xp.equal(saved.arg[n0:n1], q, out=hit)
             if overlap:
                 view += d * hit
             else:
                 xp.multiply(d, hit, out=view)
+
+    threads.run(images, n)
     return img[:, p:p + h, p:p + w].transpose(0, 3, 1, 2)
