@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from nnscratch import kernels  # noqa: E402
 from nnscratch.kernels import blas as gemm_module  # noqa: E402
+from nnscratch.kernels import conv as conv_module  # noqa: E402
 from nnscratch.layers import Convolution, Pooling, Relu  # noqa: E402
 from nnscratch.models import DeepConvNet, Sequential, SimpleConvNet  # noqa: E402
 from nnscratch.optimizers import Adam  # noqa: E402
@@ -65,16 +66,21 @@ class KernelPooling(Pooling):
 
 
 def kernel_model(model: Sequential, fold: bool) -> Sequential:
-    """A copy of ``model`` on the kernels; fold=True folds each ReLU into the conv / max pool before it."""
+    """A copy of ``model`` on the kernels; fold=True folds each ReLU that follows a convolution into
+    the max pool after it (Conv-ReLU-Pool: the pooled output is 4x smaller) or else into the conv."""
+    layers = list(model.layers.values())
     out: list[Any] = []
-    for layer in model.layers.values():
+    for i, layer in enumerate(layers):
         if isinstance(layer, Convolution):
             new = KernelConvolution(layer.W.copy(), layer.b.copy(), layer.stride, layer.pad)
         elif isinstance(layer, Pooling):
             new = KernelPooling(layer.pool_h, layer.pool_w, layer.stride, layer.pad, layer.mode)
-        elif fold and isinstance(layer, Relu) and isinstance(out[-1], (KernelConvolution, KernelPooling)) \
-                and getattr(out[-1], "mode", "max") == "max":
-            out[-1].relu = True
+            new.relu = fold and isinstance(layers[i - 1], Relu) and isinstance(layers[i - 2], Convolution) \
+                and layer.mode == "max"
+        elif fold and isinstance(layer, Relu) and isinstance(out[-1], KernelConvolution):
+            nxt = layers[i + 1] if i + 1 < len(layers) else None
+            if not (isinstance(nxt, Pooling) and nxt.mode == "max"):
+                out[-1].relu = True
             continue
         else:
             new = layer  # Affine, Relu, Dropout: today's layers (model is a fresh copy)
@@ -146,17 +152,26 @@ def contestants(torch: Any, name: str, x: Any, t: Any, xi: Any, which: list[str]
                 tm.train()
         else:
             model = make(seed=0)
-            if who != "layers":
-                model = kernel_model(model, fold=who.endswith("fold"))
+            if who.split("-")[0] == "layers":
+                pass
+            else:
+                model = kernel_model(model, fold="fold" in who.split("-"))
             opt = Adam(lr=0.001)
-            scipy_blas = "numpy" not in who
+            # variants: "-numpy" (no SciPy BLAS), "-c<KiB>" (chunk bytes of the stride-1 path)
+            settings = {"scipy": "numpy" not in who and gemm_module._blas is not None,
+                        "chunk": next((int(p[1:]) * 1024 for p in who.split("-") if p[:1] == "c" and p[1:].isdigit()),
+                                      conv_module.CHUNK_BYTES)}
 
-            def step(model=model, opt=opt, scipy_blas=scipy_blas) -> None:
-                gemm_module.USE_SCIPY_BLAS = scipy_blas and gemm_module._blas is not None
+            def configure(settings: dict = settings) -> None:
+                gemm_module.USE_SCIPY_BLAS = settings["scipy"]
+                conv_module.CHUNK_BYTES = settings["chunk"]
+
+            def step(model=model, opt=opt, configure=configure) -> None:
+                configure()
                 opt.update(model.params, model.gradient(x, t))
 
-            def infer(model=model, scipy_blas=scipy_blas) -> None:
-                gemm_module.USE_SCIPY_BLAS = scipy_blas and gemm_module._blas is not None
+            def infer(model=model, configure=configure) -> None:
+                configure()
                 for i in range(0, len(xi), 1000):
                     model.predict(xi[i:i + 1000])
         res[who] = (step, infer)

@@ -21,8 +21,10 @@ from .workspace import Workspace
 
 
 def channels_last(x: Any) -> bool:
-    """True when the NCHW-shaped ``x`` lies in memory as a C-contiguous (N, H, W, C) array."""
-    return bool(x.transpose(0, 2, 3, 1).flags.c_contiguous)
+    """True when the NCHW-shaped ``x`` keeps each pixel's C channels side by side in memory (channels
+    innermost, pixels of a row C apart), as every kernel result does; rows may have gaps."""
+    item = x.dtype.itemsize
+    return x.ndim == 4 and (x.shape[1] == 1 or x.strides[1] == item) and (x.shape[3] == 1 or x.strides[3] == x.shape[1] * item)
 
 
 __all__ = ["ConvSaved", "PoolSaved", "Workspace", "channels_last", "conv2d_backward", "conv2d_forward",

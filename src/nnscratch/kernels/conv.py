@@ -33,6 +33,7 @@ COLUMN_BYTES = 2 * 2**20
 #: stride 1 with fewer input channels than this (a network's first layer) multiplies a column
 #: matrix built from the shifted slices instead: products with C-long rows waste the BLAS kernel
 COLUMN_CHANNELS = 8
+COLUMN_CHUNK_BYTES = 2**20
 
 
 class _Geometry:
@@ -73,7 +74,10 @@ class _Geometry:
         return block.reshape(self.n, self.rows_per_image, self.row, buf.shape[1])[:, :h, :w]
 
     def chunk_rows(self) -> int:
-        """Grid rows per chunk: CHUNK_BYTES of the wider operand (in float32)."""
+        """Grid rows per chunk: CHUNK_BYTES of the wider operand (in float32), or for few input
+        channels COLUMN_CHUNK_BYTES of column matrix and output."""
+        if self.c < COLUMN_CHANNELS:
+            return max(256, COLUMN_CHUNK_BYTES // (4 * (self.kh * self.kw * self.c + self.f)))
         return max(256, min(8192, CHUNK_BYTES // (4 * max(self.c, self.f))))
 
 
@@ -164,6 +168,13 @@ def _operands(g: _Geometry, buf: Any, m0: int, m1: int, mode: str, ws: Workspace
     return [(colt[:, :k].T, 0)]
 
 
+def _ones(ws: Workspace, n: int, dtype: Any) -> Any:
+    """A (1, n) row of ones: db = ones @ dout is a BLAS product (a column sum of a narrow array is slow)."""
+    ones = ws.zeros("conv.ones", (1, n), dtype)
+    ones[...] = 1
+    return ones
+
+
 def _dout_into(saved: ConvSaved, dout: Any, dst: Any, n0: int = 0, n1: int | None = None) -> None:
     """dst (k, OH, OW, FN) = dout of images n0..n1, gated by the folded ReLU's mask (out > 0) if any."""
     dl = dout.transpose(0, 2, 3, 1)
@@ -200,26 +211,30 @@ def conv2d_backward(dout: Any, saved: ConvSaved, W: Any, *, input_grad: bool = T
         wf = _parts(xp.ascontiguousarray(W[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)).reshape(-1, g.f, g.c), g, dmode)
         dx = xp.empty((g.m, g.c), dtype=W.dtype)
 
+    ones = _ones(ws, step, W.dtype)
+
     def rows(lo: int, hi: int, worker: int) -> tuple[Any, Any]:
         dw = ws.zeros(f"conv.dw{worker}", wshape, W.dtype)
+        db = ws.zeros(f"conv.db{worker}", (1, g.f), W.dtype)
         tmp_w = ws.zeros(f"conv.tmpw{worker}", wshape[1:], W.dtype)
         tmp = ws.zeros(f"conv.tmpx{worker}", (step, g.c), W.dtype) if dx is not None else None
         for m0 in range(lo, hi, step):
             m1 = min(hi, m0 + step)
             d = dbuf[g.lead_d + m0:g.lead_d + m1]
+            gemm(ones[:, :m1 - m0], d, db, accumulate=m0 > lo, tmp=tmp_w[:1])
             for a, part in _operands(g, saved.image, m0, m1, mode, ws, worker):
                 gemm(a.T, d, dw[part], accumulate=m0 > lo, tmp=tmp_w)
             if dx is not None:
                 o = dx[m0:m1]
                 for q, (a, part) in enumerate(_operands(g, dbuf, m0, m1, dmode, ws, worker)):
                     gemm(a, wf[part], o, accumulate=q > 0, tmp=tmp[:m1 - m0])
-        return dw, dbuf[g.lead_d + lo:g.lead_d + hi].sum(axis=0)
+        return dw, db
 
     parts = threads.run(rows, g.m, step)
-    dw, db = parts[0][0].copy(), parts[0][1]
+    dw, db = parts[0][0].copy(), parts[0][1][0].copy()
     for dw_i, db_i in parts[1:]:
         dw += dw_i
-        db += db_i
+        db += db_i[0]
     dW = xp.ascontiguousarray(dw.reshape(g.kh, g.kw, g.c, g.f).transpose(3, 2, 0, 1))
     if dx is not None:
         dx = g.grid(dx, 0, g.h, g.w).transpose(0, 3, 1, 2)
@@ -298,6 +313,6 @@ def _im2col_backward(g: _Geometry, saved: ConvSaved, dout: Any, W: Any, input_gr
             for j in range(g.kw):
                 _windows(dimg[n0:n1], g, i, j)[...] += view[:, :, :, i, j]
     dW = xp.ascontiguousarray(dwm.reshape(g.kh, g.kw, g.c, g.f).transpose(3, 2, 0, 1))
-    db = d.sum(axis=0)
+    db = (_ones(ws, d.shape[0], W.dtype) @ d)[0]
     dx = None if dimg is None else dimg[:, p:p + g.h, p:p + g.w].transpose(0, 3, 1, 2)
     return dx, dW, db
