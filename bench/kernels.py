@@ -58,7 +58,7 @@ class KernelPooling(Pooling):
 
     def forward(self, x: Any, train: bool = True) -> Any:
         out, self._saved = kernels.pool2d_forward(x, self.pool_h, self.pool_w, self.stride, self.pad, self.mode,
-                                                  relu=self.relu)
+                                                  relu=self.relu, keep=train)
         return out
 
     def backward(self, dout: Any) -> Any:
@@ -227,33 +227,12 @@ def bench_one(torch: Any, name: str, threads: int, which: list[str], steps: int,
 
 def breakdown(name: str, fold: bool, steps: int) -> dict[str, float]:
     """Median ms per layer phase of the kernel network's training step (plus Adam)."""
+    from profile_layers import layer_times
+
     make = {"SimpleConvNet": SimpleConvNet, "DeepConvNet": DeepConvNet}[name]
-    model = kernel_model(make(seed=0), fold=fold)
     rng = np.random.default_rng(0)
     x, t = rng.random((100, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 100)
-    times: dict[str, list[float]] = defaultdict(list)
-    for lname, layer in [*model.layers.items(), ("loss", model.last_layer)]:
-        for phase in ("forward", "backward"):
-            fn = getattr(layer, phase)
-
-            def timed(*a: Any, _fn: Any = fn, _key: str = f"{lname}.{phase}", **k: Any) -> Any:
-                t0 = time.perf_counter()
-                r = _fn(*a, **k)
-                times[_key].append(1e3 * (time.perf_counter() - t0))
-                return r
-
-            setattr(layer, phase, timed)
-    opt = Adam(lr=0.001)
-    for i in range(steps + 3):
-        if i == 3:
-            times.clear()
-        t0 = time.perf_counter()
-        g = model.gradient(x, t)
-        t1 = time.perf_counter()
-        opt.update(model.params, g)
-        times["adam.update"].append(1e3 * (time.perf_counter() - t1))
-        times["step.total"].append(1e3 * (time.perf_counter() - t0))
-    return {k: round(statistics.median(v), 3) for k, v in times.items()}
+    return layer_times(kernel_model(make(seed=0), fold=fold), x, t, steps, warmup=3)
 
 
 #: DeepConvNet's and SimpleConvNet's layers as trained (batch 100): (name, C, H, FN, K, pad, input_grad)

@@ -234,3 +234,22 @@ def test_chunk_length_tracks_channels(monkeypatch):
     assert (g.row, g.rows_per_image, g.m) == (29, 29, 2 * 29 * 29)
     monkeypatch.setattr(kconv, "CHUNK_BYTES", 1)
     assert g.chunk_rows() == 256
+
+
+def test_inference_forward_matches_and_keeps_nothing_batch_sized(rng, monkeypatch):
+    """keep=False runs the images through a small buffer in blocks; results equal the training path."""
+    monkeypatch.setattr(kconv, "INFERENCE_IMAGES", 3)
+    x = rng.standard_normal((8, 16, 7, 9))
+    W, b = rng.standard_normal((5, 16, 3, 3)), rng.standard_normal(5)
+    ws = kernels.Workspace()
+    y, saved = kernels.conv2d_forward(x, W, b, 1, 1, relu=True, workspace=ws, keep=False)
+    np.testing.assert_allclose(y, kernels.conv2d_forward(x, W, b, 1, 1, relu=True)[0], rtol=0, atol=1e-12)
+    full = kconv._Geometry(x.shape, W.shape, 1, 1).rows
+    buffers = [shape for name, shape, _ in ws._arrays if name == "conv.x"]
+    assert buffers and all(rows < full / 2 for rows, _ in buffers)  # 3- and 2-image buffers only
+    with pytest.raises(ValueError, match="keep=True"):
+        kernels.conv2d_backward(np.zeros(y.shape), saved, W)
+    p, psaved = kernels.pool2d_forward(y, 2, 2, keep=False)
+    np.testing.assert_array_equal(p, kernels.pool2d_forward(y, 2, 2)[0])
+    with pytest.raises(ValueError, match="keep=True"):
+        kernels.pool2d_backward(np.zeros(p.shape), psaved)

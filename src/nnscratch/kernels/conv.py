@@ -28,6 +28,8 @@ __all__ = ["ConvSaved", "conv2d_forward", "conv2d_backward"]
 
 #: bytes of one operand chunk of the stride-1 path (cache-sized: tuned with bench/kernels.py)
 CHUNK_BYTES = 128 * 2**10
+#: images per pass through the input buffer when no backward follows (keep=False)
+INFERENCE_IMAGES = 128
 #: bytes of column matrix per chunk of images in the im2col path
 COLUMN_BYTES = 2 * 2**20
 #: stride 1 with fewer input channels than this (a network's first layer) multiplies a column
@@ -102,7 +104,8 @@ def conv2d_forward(x: Any, W: Any, b: Any, stride: int = 1, pad: int = 0, *, rel
 
     Returns (out, saved): out (N, FN, OH, OW) in channels-last memory; pass ``saved`` to
     :func:`conv2d_backward`. ``workspace`` keeps the padded input between calls (a layer passes
-    its own); ``keep=False`` (inference) uses a temporary instead so nothing large stays cached.
+    its own); ``keep=False`` (inference: no backward follows) runs INFERENCE_IMAGES images at a
+    time through one small buffer, so a large batch leaves nothing batch-sized cached.
     """
     xp = backend.xp
     g = _Geometry(tuple(x.shape), tuple(W.shape), stride, pad)
@@ -111,16 +114,29 @@ def conv2d_forward(x: Any, W: Any, b: Any, stride: int = 1, pad: int = 0, *, rel
     xl = x.transpose(0, 2, 3, 1)
     if not g.shift:
         return _im2col_forward(g, xl, W, b, relu, ws, keep)
-    shape = (g.rows, g.c)
-    xbuf = ws.zeros("conv.x", shape, W.dtype) if keep else xp.zeros(shape, dtype=W.dtype)
-    pixels = g.grid(xbuf, g.lead_x, g.h, g.w)
     mode = _mode(g.c)
     w = _parts(_lhs_weights(W), g, mode)
     out = xp.empty((g.m, g.f), dtype=W.dtype)
+    block = g.n if keep else min(g.n, INFERENCE_IMAGES)
+    for n0 in range(0, g.n, block):  # inference: a few images at a time through one small buffer
+        n1 = min(g.n, n0 + block)
+        gb = g if n1 - n0 == g.n else _Geometry((n1 - n0, g.c, g.h, g.w), tuple(W.shape), stride, pad)
+        xbuf = ws.zeros("conv.x", (gb.rows, g.c), W.dtype)
+        rows0 = n0 * g.rows_per_image * g.row
+        _shift_forward(gb, xl[n0:n1], xbuf, w, b, relu, mode, ws, out[rows0:rows0 + gb.m])
+    y = g.grid(out, 0, g.oh, g.ow).transpose(0, 3, 1, 2)
+    return y, ConvSaved(g, xbuf if keep else None, y if relu else None)
+
+
+def _shift_forward(g: _Geometry, xl: Any, xbuf: Any, w: Any, b: Any, relu: bool, mode: str, ws: Workspace,
+                   out: Any) -> None:
+    """out (grid rows, FN) of the stride-1 path for the images xl (N, H, W, C) through xbuf."""
+    xp = backend.xp
+    pixels = g.grid(xbuf, g.lead_x, g.h, g.w)
     step = g.chunk_rows()
 
     def rows(lo: int, hi: int, worker: int) -> None:
-        tmp = ws.zeros(f"conv.tmp{worker}", (step, g.f), W.dtype)
+        tmp = ws.zeros(f"conv.tmp{worker}", (step, g.f), out.dtype)
         for m0 in range(lo, hi, step):
             m1 = min(hi, m0 + step)
             o = out[m0:m1]
@@ -132,8 +148,6 @@ def conv2d_forward(x: Any, W: Any, b: Any, stride: int = 1, pad: int = 0, *, rel
 
     threads.run(lambda n0, n1, _: pixels[n0:n1].__setitem__(Ellipsis, xl[n0:n1]), g.n)
     threads.run(rows, g.m, step)
-    y = g.grid(out, 0, g.oh, g.ow).transpose(0, 3, 1, 2)
-    return y, ConvSaved(g, xbuf, y if relu else None)
 
 
 def _mode(channels: int) -> str:
@@ -194,6 +208,8 @@ def conv2d_backward(dout: Any, saved: ConvSaved, W: Any, *, input_grad: bool = T
     xp = backend.xp
     g = saved.geometry
     expected = (g.n, g.f, g.oh, g.ow)
+    if saved.image is None:
+        raise ValueError("conv2d_backward needs the saved state of a conv2d_forward with keep=True")
     if tuple(dout.shape) != expected:
         raise ValueError(f"conv2d_backward expects dout of shape {expected}, got {tuple(dout.shape)}")
     ws = workspace if workspace is not None else Workspace()

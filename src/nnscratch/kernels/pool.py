@@ -49,8 +49,11 @@ def _offsets(img: Any, ph: int, pw: int, s: int, oh: int, ow: int) -> list[Any]:
 
 
 def pool2d_forward(x: Any, pool_h: int, pool_w: int, stride: int | None = None, pad: int = 0,
-                   mode: str = "max", *, relu: bool = False) -> tuple[Any, PoolSaved]:
-    """Max or mean of each pool_h x pool_w window, channel by channel; returns (out, saved)."""
+                   mode: str = "max", *, relu: bool = False, keep: bool = True) -> tuple[Any, PoolSaved]:
+    """Max or mean of each pool_h x pool_w window, channel by channel; returns (out, saved).
+
+    ``keep=False`` (inference: no backward follows) skips recording where each maximum was.
+    """
     xp = backend.xp
     if mode not in ("max", "avg"):
         raise ValueError(f"pool2d: mode must be 'max' or 'avg', got {mode!r}")
@@ -61,7 +64,8 @@ def pool2d_forward(x: Any, pool_h: int, pool_w: int, stride: int | None = None, 
     xl = x.transpose(0, 2, 3, 1)
     n, h, w, c = xl.shape
     out = xp.empty((n, oh, ow, c), dtype=x.dtype)
-    arg = None if mode == "avg" else xp.zeros(out.shape, dtype=xp.uint8 if pool_h * pool_w < 256 else xp.int32)
+    arg = None if mode == "avg" or not keep else \
+        xp.zeros(out.shape, dtype=xp.uint8 if pool_h * pool_w < 256 else xp.int32)
 
     def images(n0: int, n1: int, _: int) -> None:
         img = xl[n0:n1]
@@ -71,10 +75,16 @@ def pool2d_forward(x: Any, pool_h: int, pool_w: int, stride: int | None = None, 
         wins = _offsets(img, pool_h, pool_w, s, oh, ow)
         o = out[n0:n1]
         o[...] = wins[0]
-        if arg is None:
+        if mode == "avg":
             for win in wins[1:]:
                 o += win
             o /= pool_h * pool_w
+            return
+        if arg is None:
+            for win in wins[1:]:
+                xp.maximum(o, win, out=o)
+            if relu:
+                xp.maximum(o, 0, out=o)
             return
         # arg = offset of the FIRST maximum: offset q takes over only where strictly greater, and
         # later offsets have larger q, so arg = max over q of q * (win_q > running max) (branch-free)
@@ -99,6 +109,8 @@ def pool2d_backward(dout: Any, saved: PoolSaved) -> Any:
     xp = backend.xp
     n, c, h, w = saved.shape
     (oh, ow), (ph, pw), s, p = saved.out_hw, saved.pool, saved.stride, saved.pad
+    if saved.mode == "max" and saved.arg is None:
+        raise ValueError("pool2d_backward needs the saved state of a pool2d_forward with keep=True")
     if tuple(dout.shape) != (n, c, oh, ow):
         raise ValueError(f"pool2d_backward expects dout of shape {(n, c, oh, ow)}, got {tuple(dout.shape)}")
     covered = p == 0 and s == ph == pw and h == oh * s and w == ow * s  # every pixel in one window
