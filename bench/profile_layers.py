@@ -8,24 +8,17 @@ import argparse
 import statistics
 import time
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", choices=("simplecnn", "deepcnn", "mlp"), default="deepcnn")
-    ap.add_argument("--steps", type=int, default=30)
-    args = ap.parse_args()
-    from nnscratch.models import DeepConvNet, MultiLayerNet, SimpleConvNet
+def layer_times(model: Any, x: Any, t: Any, steps: int, warmup: int = 5) -> dict[str, float]:
+    """Median ms of each layer's forward and backward (and Adam, and the whole step) over ``steps``."""
     from nnscratch.optimizers import Adam
 
-    model = {"simplecnn": SimpleConvNet, "deepcnn": DeepConvNet,
-             "mlp": lambda seed: MultiLayerNet(784, [100] * 4, 10, seed=seed)}[args.model](seed=0)
-    rng = np.random.default_rng(0)
-    x, t = rng.random((100, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 100)
     times: dict[str, list[float]] = defaultdict(list)
-    for name, layer in model.layers.items():
+    for name, layer in [*model.layers.items(), ("loss", model.last_layer)]:
         for phase in ("forward", "backward"):
             fn = getattr(layer, phase)
 
@@ -37,8 +30,8 @@ def main() -> None:
 
             setattr(layer, phase, timed)
     opt = Adam(lr=0.001)
-    for i in range(args.steps + 5):
-        if i == 5:
+    for i in range(steps + warmup):
+        if i == warmup:
             times.clear()
         t0 = time.perf_counter()
         g = model.gradient(x, t)
@@ -46,9 +39,23 @@ def main() -> None:
         opt.update(model.params, g)
         times["adam.update"].append(1000 * (time.perf_counter() - t1))
         times["step.total"].append(1000 * (time.perf_counter() - t0))
+    return {k: round(statistics.median(v), 3) for k, v in times.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", choices=("simplecnn", "deepcnn", "mlp"), default="deepcnn")
+    ap.add_argument("--steps", type=int, default=30)
+    args = ap.parse_args()
+    from nnscratch.models import DeepConvNet, MultiLayerNet, SimpleConvNet
+
+    model = {"simplecnn": SimpleConvNet, "deepcnn": DeepConvNet,
+             "mlp": lambda seed: MultiLayerNet(784, [100] * 4, 10, seed=seed)}[args.model](seed=0)
+    rng = np.random.default_rng(0)
+    x, t = rng.random((100, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 100)
     print(f"{'layer.phase':28s} median ms")
-    for k, v in times.items():
-        print(f"{k:28s} {statistics.median(v):8.2f}")
+    for k, v in layer_times(model, x, t, args.steps).items():
+        print(f"{k:28s} {v:8.2f}")
 
 
 if __name__ == "__main__":

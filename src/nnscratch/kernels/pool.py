@@ -1,0 +1,142 @@
+"""Fast max / average pooling (ch. 7.3) over channels-last memory, ReLU optionally folded in.
+
+Interface like :mod:`.conv`: x (N, C, H, W) with any strides, results NCHW-shaped views of NHWC
+memory. Each window offset (i, j) is one strided view of the (padded) channels-last image, whose
+innermost run is all C channels of a pixel, so every pass moves whole pixels.
+
+Max routes each output gradient to ONE input, the window's first maximum in row-major order
+(torch's choice), ties included; padding counts as -inf. Average pads with zeros and divides by
+pool_h * pool_w (torch's count_include_pad). ``relu=True`` (max only) computes max(0, pool(x)),
+which is pool(max(0, x)) with the same gradient, so a ReLU before a max pool costs passes over
+the pooled output only; a window whose inputs are all <= 0 gets no gradient, as through the ReLU.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend
+from . import threads
+
+__all__ = ["PoolSaved", "pool2d_forward", "pool2d_backward"]
+
+
+class PoolSaved:
+    """What pool2d_backward needs: the geometry, the first-maximum offsets, the folded ReLU's output."""
+
+    def __init__(self, shape: tuple[int, ...], out_hw: tuple[int, int], pool: tuple[int, int], stride: int,
+                 pad: int, mode: str, arg: Any, y: Any) -> None:
+        self.shape, self.out_hw, self.pool, self.stride, self.pad = shape, out_hw, pool, stride, pad
+        self.mode, self.arg, self.y = mode, arg, y
+
+
+def _out_hw(shape: tuple[int, ...], ph: int, pw: int, stride: int, pad: int) -> tuple[int, int]:
+    if len(shape) != 4:
+        raise ValueError(f"pool2d expects x (N, C, H, W), got shape {tuple(shape)}")
+    for name, v, lo in (("pool_h", ph, 1), ("pool_w", pw, 1), ("stride", stride, 1), ("pad", pad, 0)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise ValueError(f"pool2d: {name} must be an integer >= {lo}, got {v!r}")
+    if 2 * pad > min(ph, pw):
+        raise ValueError(f"pool2d: pad must be at most half the {ph}x{pw} window, got pad={pad}")
+    h, w = shape[2] + 2 * pad, shape[3] + 2 * pad
+    if ph > h or pw > w:
+        raise ValueError(f"pool2d: a {ph}x{pw} window does not fit x of shape {tuple(shape)} padded by {pad}")
+    return (h - ph) // stride + 1, (w - pw) // stride + 1
+
+
+def _offsets(img: Any, ph: int, pw: int, s: int, oh: int, ow: int) -> list[Any]:
+    """img[:, oh*s + i, ow*s + j, :] for each window offset (i, j), row-major order."""
+    return [img[:, i:i + s * (oh - 1) + 1:s, j:j + s * (ow - 1) + 1:s] for i in range(ph) for j in range(pw)]
+
+
+def pool2d_forward(x: Any, pool_h: int, pool_w: int, stride: int | None = None, pad: int = 0,
+                   mode: str = "max", *, relu: bool = False, keep: bool = True) -> tuple[Any, PoolSaved]:
+    """Max or mean of each pool_h x pool_w window, channel by channel; returns (out, saved).
+
+    ``keep=False`` (inference: no backward follows) skips recording where each maximum was.
+    """
+    xp = backend.xp
+    if mode not in ("max", "avg"):
+        raise ValueError(f"pool2d: mode must be 'max' or 'avg', got {mode!r}")
+    if relu and mode != "max":
+        raise ValueError("pool2d: relu can be folded into max pooling only")
+    s = pool_h if stride is None else stride
+    oh, ow = _out_hw(tuple(x.shape), pool_h, pool_w, s, pad)
+    xl = x.transpose(0, 2, 3, 1)
+    n, h, w, c = xl.shape
+    out = xp.empty((n, oh, ow, c), dtype=x.dtype)
+    arg = None if mode == "avg" or not keep else \
+        xp.zeros(out.shape, dtype=xp.uint8 if pool_h * pool_w < 256 else xp.int32)
+
+    def images(n0: int, n1: int, _: int) -> None:
+        img = xl[n0:n1]
+        if pad:
+            img = xp.full((n1 - n0, h + 2 * pad, w + 2 * pad, c), -xp.inf if mode == "max" else 0.0, dtype=x.dtype)
+            img[:, pad:pad + h, pad:pad + w] = xl[n0:n1]
+        wins = _offsets(img, pool_h, pool_w, s, oh, ow)
+        o = out[n0:n1]
+        o[...] = wins[0]
+        if mode == "avg":
+            for win in wins[1:]:
+                o += win
+            o /= pool_h * pool_w
+            return
+        if arg is None:
+            for win in wins[1:]:
+                xp.maximum(o, win, out=o)
+            if relu:
+                xp.maximum(o, 0, out=o)
+            return
+        # arg = offset of the FIRST maximum: offset q takes over only where strictly greater, and
+        # later offsets have larger q, so arg = max over q of q * (win_q > running max) (branch-free)
+        a = arg[n0:n1]
+        greater = xp.empty(o.shape, dtype=bool)
+        qs = xp.empty(o.shape, dtype=a.dtype)
+        for q, win in enumerate(wins[1:], 1):
+            xp.greater(win, o, out=greater)
+            xp.multiply(greater, a.dtype.type(q), out=qs)
+            xp.maximum(a, qs, out=a)
+            xp.maximum(o, win, out=o)
+        if relu:
+            xp.maximum(o, 0, out=o)
+
+    threads.run(images, n)
+    y = out.transpose(0, 3, 1, 2)
+    return y, PoolSaved(tuple(x.shape), (oh, ow), (pool_h, pool_w), s, pad, mode, arg, y if relu else None)
+
+
+def pool2d_backward(dout: Any, saved: PoolSaved) -> Any:
+    """dx of :func:`pool2d_forward` (N, C, H, W): max to each window's first maximum, avg spread evenly."""
+    xp = backend.xp
+    n, c, h, w = saved.shape
+    (oh, ow), (ph, pw), s, p = saved.out_hw, saved.pool, saved.stride, saved.pad
+    if saved.mode == "max" and saved.arg is None:
+        raise ValueError("pool2d_backward needs the saved state of a pool2d_forward with keep=True")
+    if tuple(dout.shape) != (n, c, oh, ow):
+        raise ValueError(f"pool2d_backward expects dout of shape {(n, c, oh, ow)}, got {tuple(dout.shape)}")
+    covered = p == 0 and s == ph == pw and h == oh * s and w == ow * s  # every pixel in one window
+    overlap = s < max(ph, pw)
+    img = (xp.empty if covered else xp.zeros)((n, h + 2 * p, w + 2 * p, c), dtype=dout.dtype)
+
+    def images(n0: int, n1: int, _: int) -> None:
+        d = dout[n0:n1].transpose(0, 2, 3, 1)
+        if saved.y is not None:
+            d = d * (saved.y[n0:n1].transpose(0, 2, 3, 1) > 0)
+        views = _offsets(img[n0:n1], ph, pw, s, oh, ow)
+        if saved.mode == "avg":
+            share = d / (ph * pw)
+            for view in views:
+                if overlap:
+                    view += share
+                else:
+                    view[...] = share
+            return
+        hit = xp.empty(d.shape, dtype=bool)
+        for q, view in enumerate(views):
+            xp.equal(saved.arg[n0:n1], q, out=hit)
+            if overlap:
+                view += d * hit
+            else:
+                xp.multiply(d, hit, out=view)
+
+    threads.run(images, n)
+    return img[:, p:p + h, p:p + w].transpose(0, 3, 1, 2)

@@ -1,0 +1,255 @@
+"""nnscratch.kernels: float64 parity with the reference layers and torch (1e-10), gradient checks, layout, threads."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnscratch import gradient, kernels
+from nnscratch.kernels import blas, threads
+from nnscratch.kernels import conv as kconv
+from nnscratch.layers import Convolution, Pooling
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+threadpoolctl = pytest.importorskip("threadpoolctl")
+
+# (N, C, H, W, FN, FH, FW, stride, pad): both stride-1 modes (few channels: columns; else one
+# product per offset), the im2col path (stride 2, pad >= kernel), odd sizes, 1x1 to 5x5 kernels
+CONV_CASES = [
+    (1, 1, 7, 9, 4, 3, 3, 1, 1),
+    (3, 3, 7, 9, 5, 5, 5, 1, 2),
+    (2, 16, 7, 9, 8, 3, 3, 1, 0),
+    (2, 16, 9, 7, 8, 3, 3, 1, 2),
+    (2, 8, 7, 9, 3, 2, 2, 1, 1),
+    (2, 64, 5, 5, 64, 3, 3, 1, 1),
+    (2, 12, 7, 9, 5, 1, 1, 1, 0),
+    (2, 4, 7, 9, 3, 1, 1, 1, 1),
+    (2, 3, 7, 9, 4, 3, 3, 2, 1),
+    (3, 10, 9, 7, 6, 5, 5, 2, 2),
+    (2, 2, 8, 8, 4, 2, 2, 2, 0),
+    (37, 16, 6, 6, 9, 3, 3, 1, 1),
+]
+
+
+def channels_last(a: np.ndarray) -> np.ndarray:
+    """The same NCHW array stored channels-last."""
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+def torch_conv(x, W, b, stride, pad, dout, relu=False):
+    xt, Wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, W, b))
+    y = F.conv2d(xt, Wt, bt, stride=stride, padding=pad)
+    if relu:
+        y = y.relu()
+    y.backward(torch.tensor(dout))
+    return y.detach().numpy(), xt.grad.numpy(), Wt.grad.numpy(), bt.grad.numpy()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv_matches_layer_and_torch(case, workers, rng):
+    n, c, h, w, fn, fh, fw, s, p = case
+    x, W, b = rng.standard_normal((n, c, h, w)), rng.standard_normal((fn, c, fh, fw)), rng.standard_normal(fn)
+    layer = Convolution(W.copy(), b.copy(), stride=s, pad=p)
+    with threadpoolctl.threadpool_limits(workers):
+        y, saved = kernels.conv2d_forward(x, W, b, s, p, workspace=kernels.Workspace())
+        dout = rng.standard_normal(y.shape)
+        dx, dW, db = kernels.conv2d_backward(dout, saved, W)
+    assert saved.geometry.shift == (s == 1 and p < min(fh, fw))
+    ref = layer.forward(x), layer.backward(dout), layer.grads["W"], layer.grads["b"]
+    for ours, theirs in zip((y, dx, dW, db), ref):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
+    for ours, theirs in zip((y, dx, dW, db), torch_conv(x, W, b, s, p, dout)):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
+    assert kernels.channels_last(y) and kernels.channels_last(dx) and dW.flags.c_contiguous
+
+
+@pytest.mark.parametrize("case", [CONV_CASES[i] for i in (0, 2, 5, 8)])
+def test_conv_folded_relu_matches_torch(case, rng):
+    n, c, h, w, fn, fh, fw, s, p = case
+    x, W, b = rng.standard_normal((n, c, h, w)), rng.standard_normal((fn, c, fh, fw)), rng.standard_normal(fn)
+    y, saved = kernels.conv2d_forward(channels_last(x), W, b, s, p, relu=True)
+    dout = rng.standard_normal(y.shape)
+    got = (y, *kernels.conv2d_backward(dout, saved, W))
+    for ours, theirs in zip(got, torch_conv(x, W, b, s, p, dout, relu=True)):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
+
+
+def test_conv_without_input_grad_and_workspace_reuse(rng):
+    """input_grad=False skips dx only; a workspace reused over batch sizes keeps its padding zero."""
+    W, b = rng.standard_normal((6, 16, 3, 3)), rng.standard_normal(6)
+    ws = kernels.Workspace()
+    for n in (5, 2, 5):
+        x = rng.standard_normal((n, 16, 7, 9))
+        y, saved = kernels.conv2d_forward(x, W, b, 1, 1, workspace=ws)
+        dout = rng.standard_normal(y.shape)
+        dx, dW, db = kernels.conv2d_backward(dout, saved, W, input_grad=False, workspace=ws)
+        ref = torch_conv(x, W, b, 1, 1, dout)
+        assert dx is None
+        for ours, theirs in zip((y, dW, db), (ref[0], ref[2], ref[3])):
+            np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
+    y2, _ = kernels.conv2d_forward(x, W, b, 1, 1, workspace=ws, keep=False)
+    np.testing.assert_array_equal(y2, y)
+
+
+@pytest.mark.parametrize("case", [(2, 3, 5, 6, 2, 3, 3, 1, 1), (2, 8, 5, 5, 3, 2, 2, 1, 1),
+                                  (1, 2, 6, 5, 2, 3, 3, 2, 2)])
+def test_conv_gradient_check(case, rng):
+    n, c, h, w, fn, fh, fw, s, p = case
+    x, W, b = rng.standard_normal((n, c, h, w)), rng.standard_normal((fn, c, fh, fw)), rng.standard_normal(fn)
+    probe = rng.standard_normal((n, fn, (h + 2 * p - fh) // s + 1, (w + 2 * p - fw) // s + 1))
+
+    def f(_=None):
+        return float(np.sum(kernels.conv2d_forward(x, W, b, s, p)[0] * probe))
+
+    _, saved = kernels.conv2d_forward(x, W, b, s, p)
+    dx, dW, db = kernels.conv2d_backward(probe, saved, W)
+    for analytic, arr in ((dx, x), (dW, W), (db, b)):
+        assert gradient.relative_error(analytic, gradient.numerical_gradient(f, arr, 1e-5)) < 1e-6
+
+
+def test_conv_float32_and_errors(rng):
+    x = rng.standard_normal((4, 16, 9, 9)).astype(np.float32)
+    W, b = (rng.standard_normal((8, 16, 3, 3)) * 0.1).astype(np.float32), np.zeros(8, np.float32)
+    y, saved = kernels.conv2d_forward(x, W, b, 1, 1)
+    assert y.dtype == np.float32
+    ref = F.conv2d(torch.tensor(x), torch.tensor(W), torch.tensor(b), padding=1).numpy()
+    np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="expects 16 input channels"):
+        kernels.conv2d_forward(x[:, :3], W, b)
+    with pytest.raises(ValueError, match="does not fit"):
+        kernels.conv2d_forward(x[:, :, :2, :2], W, b)
+    with pytest.raises(ValueError, match="stride"):
+        kernels.conv2d_forward(x, W, b, stride=0)
+    with pytest.raises(ValueError, match="dout of shape"):
+        kernels.conv2d_backward(np.zeros((4, 8, 9, 8), np.float32), saved, W)
+
+
+# ---------------------------------------------------------------- pooling
+
+POOL_CASES = [  # (N, C, H, W, PH, PW, stride, pad)
+    (2, 3, 8, 8, 2, 2, 2, 0),
+    (1, 5, 7, 9, 2, 2, 2, 0),  # odd sizes: the last row / column is in no window
+    (3, 4, 7, 9, 3, 3, 2, 1),  # overlapping windows, padding
+    (2, 3, 7, 9, 3, 2, 1, 1),
+    (2, 64, 6, 6, 3, 3, 3, 0),
+]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("mode", ["max", "avg"])
+@pytest.mark.parametrize("case", POOL_CASES)
+def test_pool_matches_layer_and_torch_with_ties(case, mode, workers, rng):
+    n, c, h, w, ph, pw, s, p = case
+    x = np.round(rng.standard_normal((n, c, h, w)))  # integers: many tied maxima
+    with threadpoolctl.threadpool_limits(workers):
+        y, saved = kernels.pool2d_forward(channels_last(x), ph, pw, s, p, mode)
+        dout = rng.standard_normal(y.shape)
+        dx = kernels.pool2d_backward(dout, saved)
+    layer = Pooling(ph, pw, s, p, mode)
+    np.testing.assert_allclose(y, layer.forward(x), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(dx, layer.backward(dout), rtol=0, atol=1e-10)
+    xt = torch.tensor(x, requires_grad=True)
+    pool = F.max_pool2d if mode == "max" else F.avg_pool2d
+    yt = pool(xt, (ph, pw), s, p)
+    yt.backward(torch.tensor(dout))
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=0, atol=1e-10)
+    assert kernels.channels_last(y) and kernels.channels_last(dx)
+
+
+def test_max_pool_routes_ties_to_the_first_maximum():
+    x = np.zeros((1, 1, 2, 2))
+    y, saved = kernels.pool2d_forward(x, 2, 2)
+    assert kernels.pool2d_backward(np.ones((1, 1, 1, 1)), saved)[0, 0].tolist() == [[1, 0], [0, 0]]
+
+
+@pytest.mark.parametrize("case", POOL_CASES[:3])
+def test_pool_folded_relu_matches_relu_then_pool(case, rng):
+    n, c, h, w, ph, pw, s, p = case
+    x = np.round(rng.standard_normal((n, c, h, w)) * 2) / 2
+    y, saved = kernels.pool2d_forward(x, ph, pw, s, p, relu=True)
+    dout = rng.standard_normal(y.shape)
+    dx = kernels.pool2d_backward(dout, saved)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = F.max_pool2d(xt.relu(), (ph, pw), s, p)
+    yt.backward(torch.tensor(dout))
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=0, atol=1e-10)
+    with pytest.raises(ValueError, match="max pooling only"):
+        kernels.pool2d_forward(x, 2, 2, mode="avg", relu=True)
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+def test_pool_gradient_check(mode, rng):
+    x = (rng.permutation(2 * 3 * 7 * 7) * 0.01 - 1.0).reshape(2, 3, 7, 7)  # distinct: no tie moves
+    probe = rng.standard_normal(kernels.pool2d_forward(x, 3, 3, 2, 1, mode)[0].shape)
+
+    def f(_=None):
+        return float(np.sum(kernels.pool2d_forward(x, 3, 3, 2, 1, mode)[0] * probe))
+
+    _, saved = kernels.pool2d_forward(x, 3, 3, 2, 1, mode)
+    dx = kernels.pool2d_backward(probe, saved)
+    assert gradient.relative_error(dx, gradient.numerical_gradient(f, x, 1e-5)) < 1e-6
+
+
+def test_pool_errors():
+    x = np.zeros((1, 1, 4, 4))
+    with pytest.raises(ValueError, match="mode"):
+        kernels.pool2d_forward(x, 2, 2, mode="min")
+    with pytest.raises(ValueError, match="pad must be at most half"):
+        kernels.pool2d_forward(x, 2, 2, pad=2)
+    _, saved = kernels.pool2d_forward(x, 2, 2)
+    with pytest.raises(ValueError, match="dout of shape"):
+        kernels.pool2d_backward(np.zeros((1, 1, 3, 3)), saved)
+
+
+# ---------------------------------------------------------------- helpers
+
+@pytest.mark.parametrize("use_scipy", [True, False])
+def test_gemm_accumulates_in_place(use_scipy, rng, monkeypatch):
+    if use_scipy and blas._blas is None:
+        pytest.skip("SciPy not installed")
+    monkeypatch.setattr(blas, "USE_SCIPY_BLAS", use_scipy)
+    for dtype in (np.float32, np.float64):
+        a, b = rng.standard_normal((7, 5)).astype(dtype), rng.standard_normal((5, 3)).astype(dtype)
+        out = np.ones((7, 3), dtype)
+        res = kernels.gemm(a, b, out, accumulate=True)
+        assert res is out
+        np.testing.assert_allclose(out, 1 + a @ b, rtol=1e-5)
+        kernels.gemm(a[:, :4].T.copy().T, b[:4], out)  # an F-ordered operand
+        np.testing.assert_allclose(out, a[:, :4] @ b[:4], rtol=1e-5)
+        kernels.gemm(b.T, a.T, out.T.copy())  # transposed views are fine too
+
+
+def test_split_covers_the_rows_on_chunk_boundaries():
+    assert threads.split(10, 3, 4) == [(0, 4), (4, 8), (8, 10)]
+    assert threads.split(10, 2, 4) == [(0, 4), (4, 10)] or threads.split(10, 2, 4) == [(0, 8), (8, 10)]
+    assert threads.split(3, 4) == [(0, 1), (1, 2), (2, 3)]
+    assert threads.split(5, 1, 2) == [(0, 5)]
+
+
+def test_chunk_length_tracks_channels(monkeypatch):
+    g = kconv._Geometry((2, 16, 28, 28), (16, 16, 3, 3), 1, 1)
+    assert (g.row, g.rows_per_image, g.m) == (29, 29, 2 * 29 * 29)
+    monkeypatch.setattr(kconv, "CHUNK_BYTES", 1)
+    assert g.chunk_rows() == 256
+
+
+def test_inference_forward_matches_and_keeps_nothing_batch_sized(rng, monkeypatch):
+    """keep=False runs the images through a small buffer in blocks; results equal the training path."""
+    monkeypatch.setattr(kconv, "INFERENCE_IMAGES", 3)
+    x = rng.standard_normal((8, 16, 7, 9))
+    W, b = rng.standard_normal((5, 16, 3, 3)), rng.standard_normal(5)
+    ws = kernels.Workspace()
+    y, saved = kernels.conv2d_forward(x, W, b, 1, 1, relu=True, workspace=ws, keep=False)
+    np.testing.assert_allclose(y, kernels.conv2d_forward(x, W, b, 1, 1, relu=True)[0], rtol=0, atol=1e-12)
+    full = kconv._Geometry(x.shape, W.shape, 1, 1).rows
+    buffers = [shape for name, shape, _ in ws._arrays if name == "conv.x"]
+    assert buffers and all(rows < full / 2 for rows, _ in buffers)  # 3- and 2-image buffers only
+    with pytest.raises(ValueError, match="keep=True"):
+        kernels.conv2d_backward(np.zeros(y.shape), saved, W)
+    p, psaved = kernels.pool2d_forward(y, 2, 2, keep=False)
+    np.testing.assert_array_equal(p, kernels.pool2d_forward(y, 2, 2)[0])
+    with pytest.raises(ValueError, match="keep=True"):
+        kernels.pool2d_backward(np.zeros(p.shape), psaved)
