@@ -139,7 +139,7 @@ class ModelRegistry:
         acc = test_acc if test_acc is not None else meta.get("test_acc", meta.get("test_accuracy"))
         model = module.load_pretrained(name)
         file = meta.get("file")
-        architecture = meta.get("architecture") or (
+        architecture = meta.get("model_class") or meta.get("architecture") or (
             serialization.read_header(file).get("model_name") if file and Path(file).is_file() else None)
         return self._add(ModelEntry(
             name=self._unique(name), source="pretrained", ref=name, model=model,
