@@ -28,6 +28,4 @@ def softmax_loss(X: Any, t: Any) -> Any:
     """cross_entropy_error(softmax(X), t)."""
     return cross_entropy_error(softmax(X), t)
 
-
-__all__ = ["column_labels", "cross_entropy_error", "identity_function", "mean_squared_error", "relu", "relu_grad",
-           "sigmoid", "sigmoid_grad", "softmax", "softmax_loss", "step_function"]
+# no __all__: `from common.functions import *` gives the book's readers np as well, as the book's module does

@@ -54,4 +54,4 @@ class Adam(BookOptimizer, opt.Adam):
 OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad, "rmsprpo": RMSprop,
               "rmsprop": RMSprop, "adam": Adam}
 
-__all__ = ["AdaGrad", "Adam", "BookOptimizer", "Momentum", "Nesterov", "OPTIMIZERS", "RMSprop", "SGD"]
+# no __all__: `from common.optimizer import *` gives the book's readers np as well, as the book's module does
