@@ -47,8 +47,8 @@ def _data_cut(n_train: int, n_test: int) -> tuple[str, str]:
 CUTS: dict[str, list[tuple[str, str]]] = {
     "ch04/train_neuralnet.py": [_data_cut(1000, 200), (r"iters_num = 10000", "iters_num = 30")],
     "ch05/train_neuralnet.py": [_data_cut(1000, 200), (r"iters_num = 10000", "iters_num = 30")],
-    "ch06/batch_norm_gradient_check.py": [(r"hidden_size_list=\[100, 100\]", "hidden_size_list=[10, 10]")],
-    "ch05/gradient_check.py": [(r"hidden_size=50", "hidden_size=5")],
+    "ch06/batch_norm_gradient_check.py": [(r"hidden_size_list=\[100, 100\]", "hidden_size_list=[3, 3]")],
+    "ch05/gradient_check.py": [(r"hidden_size=50", "hidden_size=2")],
     "ch06/batch_norm_test.py": [(r"max_epochs = 20", "max_epochs = 2"), (r"num=16", "num=2")],
     "ch06/hyperparameter_optimization.py": [(r"optimization_trial = 100", "optimization_trial = 2"),
                                             (r"epocs=50", "epocs=2")],

@@ -266,3 +266,15 @@ def test_gradient_check_catches_a_wrong_gradient():
 def test_gradient_check_needs_float64():
     with pytest.raises(ValueError, match="float64.*W is float32"):
         gradient_check(LinearRegression(dtype=np.float32), *_data())
+
+
+def test_gradient_check_of_a_float32_network_checks_a_float64_copy():
+    from nnscratch.models import TwoLayerNet
+
+    net = TwoLayerNet(4, 5, 3, weight_init_std=0.5, seed=0)
+    assert net.dtype == np.float32
+    before = {k: v.copy() for k, v in net.params.items()}
+    x, t = np.random.default_rng(0).normal(size=(2, 4)), np.array([0, 2])
+    errors = gradient_check(net, x, t)
+    assert set(errors) == set(before) and max(errors.values()) < 1e-6
+    assert net.dtype == np.float32 and all((net.params[k] == v).all() for k, v in before.items())
