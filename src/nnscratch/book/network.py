@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend, book_pickle, fileio
+from ..gradient import kink_safe_gradient
 from ..layers import BatchNormalization, Dropout
 from ..models.booknets import BookKeyed
 from ..models.sequential import Sequential
@@ -26,8 +27,9 @@ BOOK_STEP = {np.dtype("float64"): 1e-6}
 
 
 def numerical_step(dtype: Any) -> float:
-    """h for central differences: 1e-6 in float64, where the step then straddles a ReLU kink or a max-pool
-    tie 100x less often than the book's 1e-4, while round-off (~1e-16 / 1e-6) stays far below 1e-6."""
+    """h for central differences: 1e-6 in float64, where the step straddles a ReLU kink or a max-pool tie
+    100x less often than the book's 1e-4 (and :func:`~nnscratch.gradient.kink_safe_gradient` shrinks it
+    where one still does), while round-off (~1e-16 / 1e-6) stays far below 1e-6; 1e-4 otherwise."""
     return BOOK_STEP.get(np.dtype(dtype), 1e-4)
 
 
@@ -79,7 +81,14 @@ class BookNet(BookKeyed):
     def numerical_gradient(self, x: Any, t: Any, h: float | None = None) -> dict[str, Any]:
         """Central differences of the training loss for every parameter (ch. 4.4; h: :func:`numerical_step`)."""
         step = numerical_step(self.dtype) if h is None else h  # type: ignore[attr-defined]
-        return super().numerical_gradient(x, column_labels(t), step)  # type: ignore[misc]
+        t = column_labels(t)
+        if np.dtype(self.dtype) != np.float64:  # type: ignore[attr-defined]
+            return super().numerical_gradient(x, t, step)  # type: ignore[misc]
+
+        def f(_: Any) -> float:
+            return self.loss(x, t, train=True)
+
+        return {k: kink_safe_gradient(f, p, step) for k, p in self.params.items()}
 
     @property
     def lastLayer(self) -> Any:  # noqa: N802 - the book's name
