@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from ...functions import (identity_function, mean_squared_error, relu, relu_grad, sigmoid, sigmoid_grad,
+from ...functions import (identity_function, mean_squared_error, relu, relu_grad, sigmoid, sigmoid_grad,  # noqa: F401
                           softmax, step_function)
 from ...functions import cross_entropy_error as _cross_entropy_error
 
