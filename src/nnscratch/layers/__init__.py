@@ -11,6 +11,7 @@ from .conv import Convolution
 from .pooling import AveragePooling, MaxPooling, Pooling
 from .flatten import Flatten
 from .im2col import col2im, im2col
+from .preprocess import Preprocess
 
 __all__ = [
     "LAYER_REGISTRY",
@@ -31,4 +32,5 @@ __all__ = [
     "Flatten",
     "im2col",
     "col2im",
+    "Preprocess",
 ]

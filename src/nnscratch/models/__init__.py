@@ -1,6 +1,7 @@
 """Networks: Sequential, the book's model zoo, and the registry of models by name."""
 from .registry import MODEL_REGISTRY, MODELS, ModelInfo, get_model
 from .sequential import Sequential
+from .tasks import attach_preprocessing, model_task, r2_score, regression_scores, rmse
 from .zoo import DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
 
 __all__ = [
@@ -14,4 +15,9 @@ __all__ = [
     "MODEL_REGISTRY",
     "ModelInfo",
     "get_model",
+    "model_task",
+    "rmse",
+    "r2_score",
+    "regression_scores",
+    "attach_preprocessing",
 ]
