@@ -18,6 +18,13 @@ def numerical_diff(f: Callable[[float], float], x: float, h: float = 1e-4) -> fl
     return (f(x + h) - f(x - h)) / (2 * h)
 
 
+def tangent_line(f: Callable[[float], float], x: float, h: float = 1e-4) -> Callable[[Any], Any]:
+    """The tangent of f at x (ch. 4.3.2): t -> d * t + (f(x) - d * x), with d = numerical_diff(f, x)."""
+    d = numerical_diff(f, x, h)
+    y = f(x) - d * x
+    return lambda t: d * t + y
+
+
 def numerical_gradient(f: Callable[[Any], float], x: Any, h: float = 1e-4) -> Any:
     """Gradient of f at x by central differences, for an array x of any shape (ch. 4.4).
 

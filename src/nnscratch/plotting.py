@@ -69,3 +69,62 @@ def plot_confusion(cm: np.ndarray, path: str | Path, class_names: Sequence[str] 
             ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=7,
                     color="white" if cm[i, j] > thresh else "black")
     return save_figure(fig, path)
+
+
+def _image_batch(arr: np.ndarray, shape: tuple[int, int] | None, labelled: bool) -> np.ndarray:
+    """(N, H, W) from one image or a batch: a 2-D array is one image unless it is (N, H*W) rows."""
+    if arr.ndim == 4:
+        arr = arr.reshape(arr.shape[0] * arr.shape[1], *arr.shape[2:])
+    if arr.ndim == 1:
+        arr = arr[None]
+    elif arr.ndim == 2:
+        side = int(round(arr.shape[1] ** 0.5))
+        rows = shape is not None or labelled or (side * side == arr.shape[1] and arr.shape[0] != arr.shape[1])
+        if not rows:
+            return arr[None]
+    if arr.ndim == 2:
+        side = int(round(arr.shape[1] ** 0.5))
+        hw = tuple(shape) if shape is not None else (side, side)
+        if hw[0] * hw[1] != arr.shape[1]:
+            raise ValueError(f"cannot show images of {arr.shape[1]} pixels as shape {hw}; pass shape=(H, W)")
+        arr = arr.reshape(arr.shape[0], *hw)
+    if arr.ndim != 3:
+        raise ValueError(f"images must be (H, W), (784,), (N, H, W), (N, 1, H, W) or (N, 784), got {arr.shape}")
+    return arr
+
+
+def show_image(images: Any, labels: Sequence[Any] | None = None, path: str | Path | None = None,
+               ncols: int | None = None, shape: tuple[int, int] | None = None, title: str | None = None) -> Any:
+    """Show one image or a grid (the book's ``img_show``, ch. 3.6.1): to a PNG at ``path``, else on screen.
+
+    ``images``: one image (H, W) or flat (784,), or a batch (N, H, W), (N, 1, H, W) or (N, 784); flat
+    images are reshaped to ``shape`` (default: square). ``labels`` (one per image) become titles.
+    Returns the saved path, or the figure when shown on screen.
+    """
+    arr = np.asarray(images)
+    if arr.ndim == 0 or arr.size == 0:
+        raise ValueError(f"images must be an image or a batch of images, got shape {arr.shape}")
+    arr = _image_batch(arr, shape, labels is not None)
+    n = arr.shape[0]
+    if labels is not None and len(labels) != n:
+        raise ValueError(f"labels must give one label per image: {n} images, {len(labels)} labels")
+    cols = ncols or min(n, 10)
+    rows = -(-n // cols)
+    plt = pyplot() if path is not None else optional.require("matplotlib.pyplot", "showing images needs matplotlib")
+    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.3 * rows + (0.3 if title else 0)), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(arr[i], cmap="gray", interpolation="nearest")
+            if labels is not None:
+                ax.set_title(str(labels[i]), fontsize=9)
+    if title:
+        fig.suptitle(title)
+    if path is not None:
+        return save_figure(fig, path)
+    plt.show()
+    return fig
+
+
+#: the book's name (ch03/mnist_show.py)
+img_show = show_image

@@ -21,11 +21,11 @@ from .mnist import (
 )
 from .registry import DATASET_REGISTRY, DatasetInfo, get_dataset, load_dataset
 from .sample import load_mnist_sample, sample_info
-from .utils import iterate_minibatches, shuffle_dataset, to_one_hot, train_val_split
+from .utils import iterate_minibatches, shuffle_dataset, smooth_curve, to_one_hot, train_val_split
 
 __all__ = [
     "DATASETS", "DATASET_REGISTRY", "DatasetInfo", "get_dataset", "load_dataset", "ChecksumError", "DataCacheWarning", "DatasetUnavailableError", "IDXError",
     "clear_cache", "data_status", "dataset_dir", "default_data_root", "info", "iterate_minibatches",
     "load_arrays", "load_fashion_mnist", "load_mnist", "load_mnist_sample", "parse_idx", "read_idx",
-    "sample_info", "shuffle_dataset", "to_one_hot", "train_val_split", "write_idx",
+    "sample_info", "shuffle_dataset", "smooth_curve", "to_one_hot", "train_val_split", "write_idx",
 ]

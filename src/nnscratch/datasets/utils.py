@@ -1,4 +1,4 @@
-"""The book's dataset helpers: shuffle, validation split (ch. 6.5.1), mini-batches (ch. 4.2.3), one-hot.
+"""The book's dataset helpers (common/util.py): shuffle, validation split (ch. 6.5.1), mini-batches (ch. 4.2.3), one-hot, smooth_curve.
 
 Host-side NumPy; every random choice takes a seed or a ``numpy.random.Generator``.
 """
@@ -76,3 +76,20 @@ def to_one_hot(labels: Any, num_classes: int = 10, dtype: Any = np.float32) -> n
     out = np.zeros((labels.shape[0], num_classes), dtype=dtype)
     out[np.arange(labels.shape[0]), labels.astype(np.intp, copy=False)] = 1
     return out
+
+
+def smooth_curve(x: Any, window_len: int = 11, beta: float = 2.0) -> np.ndarray:
+    """The book's ``smooth_curve`` (common/util.py): a Kaiser-window moving average, same length as x.
+
+    The ends are padded by reflection so the curve keeps its length; ``window_len`` must be odd.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if window_len % 2 == 0 or window_len < 1:
+        raise ValueError(f"window_len must be a positive odd int, got {window_len}")
+    if len(x) < window_len:
+        return x.copy()
+    half = window_len // 2
+    s = np.r_[x[window_len - 1:0:-1], x, x[-1:-window_len:-1]]
+    w = np.kaiser(window_len, beta)
+    y = np.convolve(w / w.sum(), s, mode="valid")
+    return y[half:len(y) - half]

@@ -11,6 +11,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..datasets import get_dataset, load_dataset
+from ..datasets.utils import smooth_curve
 from ..datasets.mnist import Split
 from ..plotting import pyplot
 from ..step import train_step
@@ -35,23 +36,6 @@ def dataset_name(ctx: Context) -> str:
 def load_data(ctx: Context, flatten: bool = True) -> tuple[Split, Split]:
     """((x_train, t_train), (x_test, t_test)) of :func:`dataset_name`, normalised to [0, 1]."""
     return load_dataset(dataset_name(ctx), flatten=flatten)
-
-
-def smooth_curve(x: Any, window_len: int = 11, beta: float = 2.0) -> np.ndarray:
-    """The book's ``smooth_curve`` (common/util.py): a Kaiser-window moving average, same length as x.
-
-    The ends are padded by reflection so the curve keeps its length; ``window_len`` must be odd.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    if window_len % 2 == 0 or window_len < 1:
-        raise ValueError(f"window_len must be a positive odd int, got {window_len}")
-    if len(x) < window_len:
-        return x.copy()
-    half = window_len // 2
-    s = np.r_[x[window_len - 1:0:-1], x, x[-1:-window_len:-1]]
-    w = np.kaiser(window_len, beta)
-    y = np.convolve(w / w.sum(), s, mode="valid")
-    return y[half:len(y) - half]
 
 
 def smoothing_window(steps: int) -> int:

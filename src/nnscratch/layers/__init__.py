@@ -12,6 +12,7 @@ from .pooling import AveragePooling, MaxPooling, Pooling
 from .flatten import Flatten
 from .im2col import col2im, im2col
 from .preprocess import Preprocess
+from .naive import AddLayer, MulLayer
 
 __all__ = [
     "LAYER_REGISTRY",
@@ -33,4 +34,6 @@ __all__ = [
     "im2col",
     "col2im",
     "Preprocess",
+    "MulLayer",
+    "AddLayer",
 ]

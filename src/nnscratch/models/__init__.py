@@ -1,4 +1,5 @@
 """Networks: Sequential, the book's model zoo, and the registry of models by name."""
+from .booknets import CH3_ARCHITECTURE, SigmoidTwoLayerNet, SimpleNet, ch3_network
 from .registry import MODEL_REGISTRY, MODELS, ModelInfo, get_model
 from .sequential import Sequential
 from .tasks import attach_preprocessing, model_task, r2_score, regression_scores, rmse
@@ -11,6 +12,10 @@ __all__ = [
     "MultiLayerNetExtend",
     "SimpleConvNet",
     "DeepConvNet",
+    "SigmoidTwoLayerNet",
+    "SimpleNet",
+    "CH3_ARCHITECTURE",
+    "ch3_network",
     "MODELS",
     "MODEL_REGISTRY",
     "ModelInfo",

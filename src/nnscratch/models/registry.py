@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .booknets import ch3_network
 from .sequential import Sequential
 from .zoo import DeepConvNet, MultiLayerNet, SimpleConvNet, TwoLayerNet
 
@@ -42,12 +43,17 @@ def _simplecnn(o: Any) -> Sequential:
     return SimpleConvNet(weight_init_std=_init(o, 0.01), seed=o.seed)
 
 
+def _ch3(o: Any) -> Sequential:
+    return ch3_network(seed=o.seed, weight_init_std=_init(o, "sigmoid"))
+
+
 def _deepcnn(o: Any) -> Sequential:
     return DeepConvNet(seed=o.seed, **({} if o.init == "auto" else {"weight_init_std": o.init}))
 
 
 MODEL_REGISTRY: dict[str, ModelInfo] = {m.name: m for m in (
     ModelInfo("mlp", MultiLayerNet, "MultiLayerNet (ch. 6)", _mlp),
+    ModelInfo("ch3", MultiLayerNet, "the ch. 3 network 784-50-100-10, sigmoid (MultiLayerNet)", _ch3),
     ModelInfo("twolayer", TwoLayerNet, "TwoLayerNet (ch. 5)", _twolayer),
     ModelInfo("simplecnn", SimpleConvNet, "SimpleConvNet (ch. 7)", _simplecnn),
     ModelInfo("deepcnn", DeepConvNet, "DeepConvNet (ch. 8)", _deepcnn),
