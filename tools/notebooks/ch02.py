@@ -48,7 +48,7 @@ print(p, "| weighted sums:", [round(float(p.weighted_sum(a, b)), 2) for a, b in 
 # %%
 g = np.linspace(-0.5, 1.5, 201)
 X1, X2 = np.meshgrid(g, g)
-fig, axes = plt.subplots(1, 4, figsize=(14, 3.6))
+fig, axes = plt.subplots(1, 4, figsize=(15, 4), layout="constrained")
 for ax, (name, gate) in zip(axes, {"AND": AND, "NAND": NAND, "OR": OR, "XOR (2 layers)": XOR}.items()):
     ax.contourf(X1, X2, gate(X1, X2), levels=[-0.5, 0.5, 1.5], colors=["#dde6f5", "#f7c6b5"])
     for a, b in inputs:
