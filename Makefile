@@ -7,7 +7,7 @@ OUT    ?= runs
 
 PRETRAINED ?= ch3 twolayer mlp simplecnn deepcnn
 
-.PHONY: help venv demo test test-full accuracy bench experiments pretrained clean
+.PHONY: help venv demo test test-full accuracy bench experiments pretrained notebooks clean
 
 help:
 	@echo "make demo         set up .venv, get MNIST, train a MultiLayerNet, print its test accuracy, write figures"
@@ -15,6 +15,7 @@ help:
 	@echo "make test-full    the full-size accuracy runs (MLP, TwoLayerNet, SimpleConvNet, DeepConvNet; ~30 min)"
 	@echo "make bench        speed against PyTorch CPU (as-is and with OPENBLAS_* unset) and peak memory"
 	@echo "make experiments  every book experiment at full size, with an HTML report"
+	@echo "make notebooks    run notebooks/ch01-ch08 (quick size; NNSCRATCH_QUICK=0 for full) into build/notebooks/ with HTML"
 	@echo "make pretrained   retrain the shipped networks in src/nnscratch/pretrained/ (PRETRAINED='twolayer mlp' for some; ~1 h)"
 
 $(VENV)/.installed: pyproject.toml
@@ -43,6 +44,10 @@ bench: venv
 
 experiments: venv
 	$(NNS) experiment all --out $(OUT)/experiments
+
+notebooks: venv
+	$(PY) tools/make_notebooks.py --check
+	$(PY) tools/run_notebooks.py --out build/notebooks $(if $(filter 0,$(NNSCRATCH_QUICK)),--full,)
 
 pretrained: venv
 	for name in $(PRETRAINED); do OPENBLAS_NUM_THREADS=1 $(PY) tools/make_pretrained.py $$name || exit 1; done

@@ -10,7 +10,6 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -18,8 +17,10 @@ import numpy as np
 
 from . import backend, serialization
 from .callbacks import Callback, Checkpoint, EarlyStopping, NaNGuard, ProgressBar, TrainingDiverged, latest_checkpoint
-from .fileio import atomic_write
+from .history import History
+from .models.tasks import attach_preprocessing, model_task, regression_scores
 from .optimizers import Optimizer, get_optimizer
+from .preprocessing import Preprocessor, make_preprocessor
 from .step import Diverged, train_step
 from .validation import check_int
 
@@ -27,47 +28,6 @@ __all__ = ["Trainer", "History", "Callback", "ProgressBar", "Checkpoint", "Early
            "TrainingDiverged", "latest_checkpoint"]
 
 CHECKPOINT_KIND = "nnscratch-trainer-checkpoint"
-
-
-@dataclass
-class History:
-    """Loss per step; loss mean, train/val/test accuracy, wall time and learning rate per epoch."""
-
-    loss: list[float] = field(default_factory=list)
-    epoch_loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    val_acc: list[float] = field(default_factory=list)
-    test_acc: list[float] = field(default_factory=list)
-    epoch_time: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    final_test_acc: float | None = None
-
-    @property
-    def epochs(self) -> int:
-        return len(self.epoch_time)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict (plain floats and lists)."""
-        return {f.name: (list(map(float, v)) if isinstance(v := getattr(self, f.name), list) else v)
-                for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "History":
-        """Inverse of to_dict; unknown keys are an error."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"History.from_dict: unknown keys {unknown}; expected some of {sorted(names)}")
-        return cls(**{k: (list(map(float, v)) if isinstance(v, list) else v) for k, v in d.items()})
-
-    def save_json(self, path: str | os.PathLike[str]) -> Path:
-        """Write to_dict() as JSON, atomically."""
-        text = json.dumps(self.to_dict())
-        return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
-
-    @classmethod
-    def load_json(cls, path: str | os.PathLike[str]) -> "History":
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
 def _rng_state(gen: np.random.Generator) -> dict[str, Any]:
@@ -101,6 +61,10 @@ class Trainer:
     ``seed`` drives the data shuffling (the network's own seed drives its init and dropout).
     ``progress``: None = a bar when verbose, True = always, False = never. ``nan_guard`` stops
     with TrainingDiverged on a NaN/inf loss or gradient, with numpy's warnings silenced.
+    ``preprocess`` ("normalize", "standardize", "whiten" or a Preprocessor) is fitted on x_train and put in
+    front of the network (layer "preprocess1"), so the saved model applies it to raw inputs itself.
+    ``task``: "auto" (regression when the loss layer is MeanSquaredLoss), "classification" or "regression";
+    a regression run reports RMSE and R^2 (History.train_rmse, ...) and no accuracy.
     """
 
     def __init__(
@@ -124,8 +88,11 @@ class Trainer:
         progress: bool | None = None,
         nan_guard: bool = True,
         eval_batch_size: int = 1000,
+        preprocess: str | Preprocessor | None = None,
+        task: str = "auto",
     ) -> None:
         self.network = network
+        self.task = model_task(network, task)
         self.x_train, self.t_train = _as_data(x_train), _as_data(t_train)
         self.x_test, self.t_test, self.x_val, self.t_val = map(_as_data, (x_test, t_test, x_val, t_val))
         for name, x, t in (("train", self.x_train, self.t_train), ("test", self.x_test, self.t_test),
@@ -159,6 +126,9 @@ class Trainer:
         self.callbacks: list[Callback] = bar + [cb for cb in user if cb not in ckpts] + guard + ckpts
         self.guarded = any(isinstance(cb, NaNGuard) for cb in self.callbacks)
         self.train_size = len(self.x_train)
+        self.preprocessor = make_preprocessor(preprocess)
+        if self.preprocessor is not None:
+            attach_preprocessing(network, self.preprocessor.fit(self.x_train))
         self.iter_per_epoch = math.ceil(self.train_size / self.batch_size)
         self.history = History()
         self.current_iter = self.current_epoch = self.steps_in_epoch = 0
@@ -232,7 +202,7 @@ class Trainer:
 
     # ---- epochs ------------------------------------------------------------------------------
     def evaluate(self, sample_num: int | None = None) -> dict[str, float]:
-        """Accuracy on train/val/test (first ``sample_num`` samples of each, else all) in eval mode."""
+        """Accuracy (regression: RMSE and R^2) on train/val/test (first ``sample_num`` of each, else all), eval mode."""
         n = sample_num if sample_num is not None else self.evaluate_sample_num_per_epoch
         out: dict[str, float] = {}
         self.network.eval()
@@ -242,7 +212,11 @@ class Trainer:
                                   ("test_acc", self.x_test, self.t_test)):
                     if x is not None:
                         x, t = (x, t) if n is None else (x[:n], t[:n])
-                        out[key] = float(self.network.accuracy(x, t, batch_size=self.eval_batch_size))
+                        if self.task == "regression":
+                            scores = regression_scores(self.network, x, t, batch_size=self.eval_batch_size)
+                            out.update({key.replace("acc", k): v for k, v in scores.items()})
+                        else:
+                            out[key] = float(self.network.accuracy(x, t, batch_size=self.eval_batch_size))
         finally:
             self.network.train()
         return out
@@ -279,10 +253,16 @@ class Trainer:
             for cb in self.callbacks:
                 cb.on_train_end(self)
         if self.x_test is not None and self.history.epochs:
-            self.history.final_test_acc = self.evaluate(sample_num=len(self.x_test))["test_acc"]
-            if self.verbose:
-                print("=============== Final Test Accuracy ===============")
-                print(f"test acc:{self.history.final_test_acc:.4f}")
+            final = self.evaluate(sample_num=len(self.x_test))
+            if self.task == "regression":
+                self.history.final_test_rmse, self.history.final_test_r2 = final["test_rmse"], final["test_r2"]
+                if self.verbose:
+                    print(f"final test rmse:{final['test_rmse']:.4f}, r2:{final['test_r2']:.4f}")
+            else:
+                self.history.final_test_acc = final["test_acc"]
+                if self.verbose:
+                    print("=============== Final Test Accuracy ===============")
+                    print(f"test acc:{self.history.final_test_acc:.4f}")
         return self.history
 
     # ---- checkpoints -------------------------------------------------------------------------

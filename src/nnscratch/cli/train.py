@@ -16,6 +16,7 @@ from ..datasets import DATASET_REGISTRY, get_dataset, load_dataset, train_val_sp
 from ..models import MODEL_REGISTRY, get_model
 from ..optimizers import OPTIMIZER_NAMES
 from ..plotting import plot_history
+from ..preprocessing import PREPROCESS_CHOICES
 from ..training import Trainer
 
 #: the command's learning rate per optimizer when --lr is not given (SGD: the book's 0.1 for MNIST)
@@ -52,6 +53,9 @@ def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -
     t.add_argument("--val-split", type=float, default=0.0, help="hold out this fraction of training data for validation")
     t.add_argument("--eval-samples", type=int, default=10000,
                    help="per-epoch accuracies use the first N training/validation/test images (0 = all)")
+    t.add_argument("--preprocess", choices=PREPROCESS_CHOICES, default="none",
+                   help="fitted on the training images and saved in the model (ch. 3.6.2): normalize (min-max), "
+                        "standardize (zero mean, unit variance per pixel), whiten (ZCA, epsilon 0.1)")
     t.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue from a checkpoint.npz written by an earlier run")
     t.add_argument("--out", default="runs/train", help="directory receiving model.npz, history.json, training.png")
     t.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
@@ -93,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         model, x_train, t_train, x_test, t_test, epochs=args.epochs, mini_batch_size=args.batch_size,
         optimizer=args.optimizer, optimizer_param=param, verbose=not args.quiet,
         x_val=x_val, t_val=t_val, seed=args.seed, callbacks=callbacks,
-        evaluate_sample_num_per_epoch=args.eval_samples or None,
+        evaluate_sample_num_per_epoch=args.eval_samples or None, preprocess=args.preprocess,
     )
     print(f"model: {args.model} ({model.num_params():,} parameters), optimizer: {args.optimizer} lr={param['lr']} "
           f"({args.schedule} schedule), "
@@ -101,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
     history = trainer.train(resume_from=args.resume) if args.resume else trainer.train()
     test_acc = model.accuracy(x_test, t_test)
     extra = {"dataset": args.dataset, "class_names": list(get_dataset(args.dataset).class_names),
-             "test_acc": test_acc, "command": sys.argv[1:]}
+             "test_acc": test_acc, "command": sys.argv[1:],
+             "preprocess": args.preprocess}
     model_path = serialization.save(model, out / "model.npz", extra=extra)
     history.save_json(out / "history.json")
     figure = plot_history(history, out / "training.png", title=f"{args.model} on {args.dataset}")

@@ -11,6 +11,7 @@ from .conv import Convolution
 from .pooling import AveragePooling, MaxPooling, Pooling
 from .flatten import Flatten
 from .im2col import col2im, im2col
+from .preprocess import Preprocess
 from .naive import AddLayer, MulLayer
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "Flatten",
     "im2col",
     "col2im",
+    "Preprocess",
     "MulLayer",
     "AddLayer",
 ]

@@ -2,6 +2,7 @@
 from .booknets import CH3_ARCHITECTURE, SigmoidTwoLayerNet, SimpleNet, ch3_network
 from .registry import MODEL_REGISTRY, MODELS, ModelInfo, get_model
 from .sequential import Sequential
+from .tasks import attach_preprocessing, model_task, r2_score, regression_scores, rmse
 from .zoo import DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
 
 __all__ = [
@@ -19,4 +20,9 @@ __all__ = [
     "MODEL_REGISTRY",
     "ModelInfo",
     "get_model",
+    "model_task",
+    "rmse",
+    "r2_score",
+    "regression_scores",
+    "attach_preprocessing",
 ]
