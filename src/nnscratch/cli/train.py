@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import serialization
-from ..argtypes import init_spec, int_list
+from ..argtypes import init_spec, int_list, thread_count, with_threads
 from ..callbacks import Checkpoint, ProgressBar
 from ..datasets import DATASET_REGISTRY, get_dataset, load_dataset, train_val_split
 from ..models import MODEL_REGISTRY, get_model
@@ -55,6 +55,9 @@ def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -
     t.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue from a checkpoint.npz written by an earlier run")
     t.add_argument("--out", default="runs/train", help="directory receiving model.npz, history.json, training.png")
     t.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    t.add_argument("--threads", type=thread_count, default=None, metavar="N",
+                   help="BLAS and kernel threads (threadpoolctl), e.g. 1 on a machine shared with other work "
+                        "(default: OPENBLAS_NUM_THREADS or all cores)")
     t.set_defaults(func=run)
     return t
 
@@ -71,6 +74,7 @@ def optimizer_param(args: argparse.Namespace, n_train: int) -> dict[str, Any]:
     return param
 
 
+@with_threads
 def run(args: argparse.Namespace) -> int:
     """Train, then write model.npz, history.json and training.png (checkpoint.npz after every epoch)."""
     out = Path(args.out)
