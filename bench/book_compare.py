@@ -116,23 +116,25 @@ def contestant(who: str, name: str, x: Any, t: Any, xi: Any) -> tuple[Callable[[
     raise ValueError(f"unknown contestant {who!r}")
 
 
-def _timed(fn: Callable[[], None], reps: int) -> list[float]:
+def _timed(fn: Callable[[], None], reps: int) -> list[tuple[float, float]]:
+    """(wall ms, this thread's CPU ms) per call; at 1 thread all the work runs in this thread, and its
+    CPU time is what other processes on a shared machine disturb least."""
     out = []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         fn()
-        out.append(1e3 * (time.perf_counter() - t0))
+        out.append((1e3 * (time.perf_counter() - t0), 1e3 * (time.thread_time() - c0)))
     return out
 
 
 def bench_network(name: str, who: list[str], rounds: int, block: int, infer_rounds: int,
-                  infer_n: int) -> dict[str, Any]:
+                  infer_n: int, threads: int) -> dict[str, Any]:
     x, t = data(name, 100)
     xi, _ = data(name, infer_n, seed=1)
     fns = {w: contestant(w, name, x, t, xi) for w in who}
     for step, _ in fns.values():
         step(), step()
-    steps: dict[str, list[float]] = defaultdict(list)
+    steps: dict[str, list[tuple[float, float]]] = defaultdict(list)
     loads = [os.getloadavg()[0]]
     for r in range(rounds):
         for w, (step, _) in fns.items():
@@ -141,22 +143,26 @@ def bench_network(name: str, who: list[str], rounds: int, block: int, infer_roun
             step()
             steps[w] += _timed(step, block if w != "book" or name == "TwoLayerNet" else 1)
     loads.append(os.getloadavg()[0])
-    infer: dict[str, list[float]] = defaultdict(list)
+    infer: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for _ in range(infer_rounds):
         for w, (_, inf) in fns.items():
             infer[w] += _timed(inf, 1)
     loads.append(os.getloadavg()[0])
     res: dict[str, Any] = {"load_average": loads}
+    def med(xs: list[tuple[float, float]], i: int) -> float:
+        return statistics.median(x[i] for x in xs)
+
     for w in fns:
-        res[w] = {"step_ms": round(statistics.median(steps[w]), 2), "step_samples": len(steps[w]),
-                  "inference_ms": round(statistics.median(infer[w]), 1)}
+        res[w] = {"step_ms": round(med(steps[w], 0), 2), "step_samples": len(steps[w]),
+                  "inference_ms": round(med(infer[w], 0), 1)}
+        if threads == 1:
+            res[w].update(step_cpu_ms=round(med(steps[w], 1), 2), inference_cpu_ms=round(med(infer[w], 1), 1))
     ours = res["nnscratch"]
-    if "pytorch" in res:
-        ours["step_ratio_vs_pytorch"] = round(ours["step_ms"] / res["pytorch"]["step_ms"], 3)
-        ours["inference_ratio_vs_pytorch"] = round(ours["inference_ms"] / res["pytorch"]["inference_ms"], 3)
-    if "book" in res:
-        ours["book_step_over_ours"] = round(res["book"]["step_ms"] / ours["step_ms"], 1)
-        ours["book_inference_over_ours"] = round(res["book"]["inference_ms"] / ours["inference_ms"], 1)
+    for key in ("step", "inference") + (("step_cpu", "inference_cpu") if threads == 1 else ()):
+        for other, label in (("pytorch", "ratio_vs_pytorch"), ("book", "book_over_ours")):
+            if other in res:
+                a, b = ours[f"{key}_ms"], res[other][f"{key}_ms"]
+                ours[f"{key}_{label}"] = round(a / b, 3) if other == "pytorch" else round(b / a, 1)
     return res
 
 
@@ -214,7 +220,8 @@ def markdown(results: dict[str, Any], env: dict[str, Any]) -> str:
         f"{'on' if env.get('scipy_blas') else 'off'}; OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, "
         f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}; load average {env['load_average_start']:.1f} at the start, "
         f"{env['load_average_end']:.1f} at the end (a shared machine). nnscratch and PyTorch float32, the book's "
-        f"code float64 as written; medians; ratios nnscratch ÷ PyTorch (lower is better), book ÷ nnscratch (higher).",
+        f"code float64 as written; medians; ratios nnscratch ÷ PyTorch (lower is better), book ÷ nnscratch (higher); "
+        f"at 1 thread also the calling thread's CPU time, which other processes disturb least.",
         "",
         "| network | threads | step nnscratch | PyTorch | book | ÷ PyTorch | book ÷ ours | inference 10k nnscratch | PyTorch "
         "| book | ÷ PyTorch | peak memory growth, train / inference (MiB): nnscratch · PyTorch · book |",
@@ -234,11 +241,16 @@ def markdown(results: dict[str, Any], env: dict[str, Any]) -> str:
         def ms(d: dict, k: str, fmt: str) -> str:
             return format(d[k], fmt) + " ms" if k in d else "–"
 
-        lines.append(
-            f"| {name} | {threads} | {ms(o, 'step_ms', '.1f')} | {ms(p, 'step_ms', '.1f')} | {ms(b, 'step_ms', '.0f')} "
-            f"| {o.get('step_ratio_vs_pytorch', '–')} | {o.get('book_step_over_ours', '–')} "
-            f"| {ms(o, 'inference_ms', '.0f')} | {ms(p, 'inference_ms', '.0f')} | {ms(b, 'inference_ms', '.0f')} "
-            f"| {o.get('inference_ratio_vs_pytorch', '–')} | {m('nnscratch')} · {m('pytorch')} · {m('book')} |")
+        for kind, sfx in (("wall", ""), ("thread CPU", "_cpu")):
+            if f"step{sfx}_ms" not in o:
+                continue
+            lines.append(
+                f"| {name} | {threads} ({kind}) | {ms(o, f'step{sfx}_ms', '.1f')} | {ms(p, f'step{sfx}_ms', '.1f')} "
+                f"| {ms(b, f'step{sfx}_ms', '.0f')} | {o.get(f'step{sfx}_ratio_vs_pytorch', '–')} "
+                f"| {o.get(f'step{sfx}_book_over_ours', '–')} | {ms(o, f'inference{sfx}_ms', '.0f')} "
+                f"| {ms(p, f'inference{sfx}_ms', '.0f')} | {ms(b, f'inference{sfx}_ms', '.0f')} "
+                f"| {o.get(f'inference{sfx}_ratio_vs_pytorch', '–')} "
+                f"| {m('nnscratch') + ' · ' + m('pytorch') + ' · ' + m('book') if not sfx else ''} |")
     return "\n".join(lines) + "\n"
 
 
@@ -279,10 +291,11 @@ def main(argv: list[str] | None = None) -> int:
         with threadpool_limits(threads):
             torch.set_num_threads(threads)
             for name in args.only:
-                r = bench_network(name, who, args.rounds, args.block, args.inference_rounds, args.inference_images)
+                r = bench_network(name, who, args.rounds, args.block, args.inference_rounds, args.inference_images,
+                                  threads)
                 results[f"{name}@{threads}"] = r
                 print(f"{name} @{threads}:", json.dumps(r), flush=True)
-        if not args.no_memory:
+        if not args.no_memory and threads == args.threads[0]:  # memory hardly depends on the thread count
             results[f"memory@{threads}"] = memory(who, args.only, threads, args.inference_images)
     env["load_average_end"] = os.getloadavg()[0]
     out = Path(args.out)

@@ -141,3 +141,13 @@ def test_threads_option_rejects_bad_counts(bad, capsys):
         main(["train", "--threads", bad])
     assert e.value.code == 2
     assert "--threads" in capsys.readouterr().err
+
+
+def test_train_augment_option_runs_and_records_the_command(tmp_path, capsys):
+    out = tmp_path / "aug"
+    assert main(["train", "--model", "mlp", "--hidden", "32", "--dataset", "mnist-sample", "--epochs", "1",
+                 "--train-size", "500", "--augment", "--threads", "1", "--quiet", "--out", str(out)]) == 0
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["test_acc"]) == 1
+    _, _, extra = serialization.load_checkpoint(out / "checkpoint.npz")
+    assert extra["augment_rng"] is not None  # the augmenter's generator is saved for --resume

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import serialization
+from ..augmentation import Augmenter
 from ..argtypes import init_spec, int_list, thread_count, with_threads
 from ..callbacks import Checkpoint, ProgressBar
 from ..datasets import DATASET_REGISTRY, get_dataset, load_dataset, train_val_split
@@ -55,6 +56,9 @@ def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -
     t.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue from a checkpoint.npz written by an earlier run")
     t.add_argument("--out", default="runs/train", help="directory receiving model.npz, history.json, training.png")
     t.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    t.add_argument("--augment", action="store_true",
+                   help="data augmentation (ch. 8.1.2): random shifts (2 px), rotations (10 deg) and rescaling "
+                        "(10 %%) of every training batch, seeded by --seed")
     t.add_argument("--threads", type=thread_count, default=None, metavar="N",
                    help="BLAS and kernel threads (threadpoolctl), e.g. 1 on a machine shared with other work "
                         "(default: OPENBLAS_NUM_THREADS or all cores)")
@@ -98,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         optimizer=args.optimizer, optimizer_param=param, verbose=not args.quiet,
         x_val=x_val, t_val=t_val, seed=args.seed, callbacks=callbacks,
         evaluate_sample_num_per_epoch=args.eval_samples or None,
+        augment=Augmenter(seed=args.seed + 1) if args.augment else None,
     )
     print(f"model: {args.model} ({model.num_params():,} parameters), optimizer: {args.optimizer} lr={param['lr']} "
           f"({args.schedule} schedule), "
