@@ -153,7 +153,10 @@ def contestants(torch: Any, name: str, x: Any, t: Any, xi: Any, which: list[str]
         else:
             model = make(seed=0)
             if who.split("-")[0] == "layers":
-                pass
+                pass  # the layers as they are: on the kernels since issue 13, ReLUs folded
+            elif who.split("-")[0] == "reference":
+                for layer in model.layers.values():  # the book-readable im2col layers
+                    layer.fast, layer.relu, layer.folded = False, False, False
             else:
                 model = kernel_model(model, fold="fold" in who.split("-"))
             opt = Adam(lr=0.001)
@@ -291,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--only", nargs="*", default=["SimpleConvNet", "DeepConvNet"])
     ap.add_argument("--contestants", nargs="+", default=["torch", "layers", "kernels", "kernels-fold"],
-                    help="torch, layers (today's), kernels, kernels-fold, and -numpy variants (no SciPy BLAS)")
+                    help="torch, layers (as integrated), reference (fast = False), kernels, kernels-fold, "
+                         "and -numpy variants (no SciPy BLAS)")
     ap.add_argument("--steps", type=int, default=60, help="timed steps per contestant (median reported)")
     ap.add_argument("--block", type=int, default=10, help="steps per block of the alternation")
     ap.add_argument("--inference-rounds", type=int, default=3)

@@ -31,8 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", choices=("mlp", "simplecnn", "deepcnn"), default="deepcnn")
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--batch-size", type=int, default=100)
-    ap.add_argument("--impl", choices=("layers", "kernels"), default="layers",
-                    help="today's layers, or the fast kernels of bench/kernels.py")
+    ap.add_argument("--impl", choices=("layers", "reference", "kernels"), default="layers",
+                    help="the layers (on the fast kernels since issue 13), the reference im2col layers "
+                         "(fast = False), or bench/kernels.py's drop-in kernel layers")
     ap.add_argument("--evaluate", action="store_true", help="also score the 10 000 test images afterwards")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "memory.json"))
     args = ap.parse_args(argv)
@@ -46,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM (peak RSS) to the current RSS
     model = {"mlp": lambda: MultiLayerNet(784, [100] * 4, 10, seed=0),
              "simplecnn": lambda: SimpleConvNet(seed=0), "deepcnn": lambda: DeepConvNet(seed=0)}[args.model]()
+    if args.impl == "reference":
+        for layer in model.layers.values():
+            layer.fast, layer.relu, layer.folded = False, False, False
     if args.impl == "kernels":
         sys.path.insert(0, str(Path(__file__).parent))
         from kernels import kernel_model

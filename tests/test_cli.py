@@ -114,3 +114,40 @@ def test_nan_guard_message_with_huge_learning_rate(tmp_path, capsys):
     assert code == 2
     assert "step" in err and "learning rate" in err
     assert "RuntimeWarning" not in err
+
+
+def test_threads_option_limits_blas_while_the_command_runs(trained, monkeypatch, capsys):
+    from threadpoolctl import threadpool_info
+
+    from nnscratch.cli import evaluate as evaluate_cmd
+
+    seen = []
+    real = evaluate_cmd.load_model
+
+    def spy(*a, **k):
+        seen.extend(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+        return real(*a, **k)
+
+    before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    monkeypatch.setattr(evaluate_cmd, "load_model", spy)
+    assert main(["evaluate", str(trained / "model.npz"), "--threads", "1"]) == 0
+    assert seen and set(seen) == {1}
+    assert [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] == before  # restored
+
+
+@pytest.mark.parametrize("bad", ["0", "-2", "two", "1.5"])
+def test_threads_option_rejects_bad_counts(bad, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--threads", bad])
+    assert e.value.code == 2
+    assert "--threads" in capsys.readouterr().err
+
+
+def test_train_augment_option_runs_and_records_the_command(tmp_path, capsys):
+    out = tmp_path / "aug"
+    assert main(["train", "--model", "mlp", "--hidden", "32", "--dataset", "mnist-sample", "--epochs", "1",
+                 "--train-size", "500", "--augment", "--threads", "1", "--quiet", "--out", str(out)]) == 0
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["test_acc"]) == 1
+    _, _, extra = serialization.load_checkpoint(out / "checkpoint.npz")
+    assert extra["augment_rng"] is not None  # the augmenter's generator is saved for --resume

@@ -51,6 +51,7 @@ def test_conv_matches_layer_and_torch(case, workers, rng):
     n, c, h, w, fn, fh, fw, s, p = case
     x, W, b = rng.standard_normal((n, c, h, w)), rng.standard_normal((fn, c, fh, fw)), rng.standard_normal(fn)
     layer = Convolution(W.copy(), b.copy(), stride=s, pad=p)
+    layer.fast = False  # the book-readable reference
     with threadpoolctl.threadpool_limits(workers):
         y, saved = kernels.conv2d_forward(x, W, b, s, p, workspace=kernels.Workspace())
         dout = rng.standard_normal(y.shape)
@@ -147,6 +148,7 @@ def test_pool_matches_layer_and_torch_with_ties(case, mode, workers, rng):
         dout = rng.standard_normal(y.shape)
         dx = kernels.pool2d_backward(dout, saved)
     layer = Pooling(ph, pw, s, p, mode)
+    layer.fast = False  # the book-readable reference
     np.testing.assert_allclose(y, layer.forward(x), rtol=0, atol=1e-10)
     np.testing.assert_allclose(dx, layer.backward(dout), rtol=0, atol=1e-10)
     xt = torch.tensor(x, requires_grad=True)

@@ -6,7 +6,11 @@ argparse reports as ``nnscratch CMD: error: argument --x: <message>`` with exit 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import contextlib
+import functools
+from typing import Any, Callable
+
+from threadpoolctl import threadpool_limits
 
 from .validation import check_int, check_positive
 
@@ -41,6 +45,26 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}") from None
 
 
+def thread_count(text: str) -> int:
+    """Option type of ``--threads``: an integer from 1 to 256 (BLAS and kernel threads)."""
+    try:
+        return check_int("threads", int(text), 1, 256)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a thread count from 1 to 256, got {text!r}") from None
+
+
+def with_threads(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Decorator of a command's ``run``: with ``args.threads`` set, BLAS (and so the convolution
+    kernels, which follow it) use that many threads while the command runs (threadpoolctl)."""
+
+    @functools.wraps(run)
+    def wrapper(args: argparse.Namespace) -> int:
+        n = getattr(args, "threads", None)
+        with threadpool_limits(n) if n else contextlib.nullcontext():
+            return run(args)
+    return wrapper
+
+
 def int_list(text: str) -> list[int]:
     """Comma-separated positive integers such as ``256,128`` (hidden layer sizes)."""
     try:
@@ -60,4 +84,5 @@ def init_spec(text: str) -> Any:
         return text
 
 
-__all__ = ["HelpFormatter", "init_spec", "int_list", "positive_float", "positive_int", "raw_description"]
+__all__ = ["HelpFormatter", "init_spec", "int_list", "positive_float", "positive_int", "raw_description",
+           "thread_count", "with_threads"]

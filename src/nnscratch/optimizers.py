@@ -264,12 +264,32 @@ class Adam(Optimizer):
         self.eps = check_number("eps", eps, 0.0)
 
     def _step(self, name: str, p: Any, g: Any) -> None:
-        b1, b2, t = self.beta1, self.beta2, self._tick(name)
+        xp, b1, b2, t = backend.xp, self.beta1, self.beta2, self._tick(name)
         m, v = self._slot("m", name, p), self._slot("v", name, p)
         lr_t = self.lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
-        m += (1.0 - b1) * (g - m)
-        v += (1.0 - b2) * (g * g - v)
-        p -= lr_t * m / (backend.xp.sqrt(v) + self.eps)
+        # m += (1-b1)(g-m); v += (1-b2)(g*g-v); p -= lr_t*m / (sqrt(v)+eps): the same operations in
+        # the same order (bit for bit), through two scratch arrays instead of eight temporaries
+        a, b = self._scratch(p)
+        xp.subtract(g, m, out=a)
+        a *= 1.0 - b1
+        m += a
+        xp.multiply(g, g, out=a)
+        a -= v
+        a *= 1.0 - b2
+        v += a
+        xp.sqrt(v, out=a)
+        a += self.eps
+        xp.multiply(m, lr_t, out=b)
+        b /= a
+        p -= b
+
+    def _scratch(self, p: Any) -> tuple[Any, Any]:
+        """Two arrays shaped like ``p``, reused between updates (not part of the state)."""
+        cache = self.__dict__.setdefault("_scratch_arrays", {})
+        key = (p.shape, p.dtype.str)
+        if key not in cache:
+            cache[key] = (backend.xp.empty_like(p), backend.xp.empty_like(p))
+        return cache[key]
 
 
 class AdamW(Adam):

@@ -11,7 +11,7 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -90,6 +90,7 @@ class Trainer:
         eval_batch_size: int = 1000,
         preprocess: str | Preprocessor | None = None,
         task: str = "auto",
+        augment: Callable[[Any], Any] | None = None,
     ) -> None:
         self.network = network
         self.task = model_task(network, task)
@@ -136,6 +137,11 @@ class Trainer:
         self.stop_training = False
         self._batches: list[Any] | None = None
         self._epoch_start = 0.0
+        #: data augmentation (ch. 8.1.2), e.g. augmentation.Augmenter: each training batch becomes
+        #: augment(batch); its ``rng`` (if any) is saved in checkpoints with the other generators
+        if augment is not None and not callable(augment):
+            raise ValueError(f"augment must be callable (e.g. an Augmenter), got {type(augment).__name__}")
+        self.augment = augment
 
     # ---- the book's attribute names ------------------------------------------------------
     @property
@@ -190,7 +196,8 @@ class Trainer:
             for cb in self.callbacks:
                 cb.on_epoch_begin(self)
         idx = self._batches[self.steps_in_epoch]
-        loss = self._update(self.x_train[idx], self.t_train[idx])
+        x = self.x_train[idx] if self.augment is None else self.augment(self.x_train[idx])
+        loss = self._update(x, self.t_train[idx])
         self.steps_in_epoch += 1
         for cb in self.callbacks:
             cb.on_step_end(self)
@@ -278,6 +285,7 @@ class Trainer:
             "rng": _rng_state(self.rng),
             "layer_rngs": {k: _rng_state(g) for k, g in _layer_generators(self.network).items()},
             "callbacks": {key: cb.state_dict() for key, cb in _count_keys(self.callbacks)},
+            "augment_rng": _rng_state(self.augment.rng) if _augment_rng(self) is not None else None,
             "trainer": {"epochs": self.epochs, "mini_batch_size": self.batch_size,
                         "evaluate_sample_num_per_epoch": self.evaluate_sample_num_per_epoch,
                         "seed": None if self.seed is None else int(self.seed)},
@@ -302,6 +310,8 @@ class Trainer:
             state = extra.get("callbacks", {}).get(key)
             if state:
                 cb.load_state_dict(state)
+        if extra.get("augment_rng") is not None and _augment_rng(self) is not None:
+            self.augment.rng.bit_generator.state = extra["augment_rng"]
         self._batches, self.steps_in_epoch = None, 0
         self.last_loss = self.history.loss[-1] if self.history.loss else None
 
@@ -340,3 +350,9 @@ class Trainer:
         trainer = cls(model, x_train, t_train, x_test, t_test, optimizer=opt, **kwargs)
         trainer._restore(extra, path)
         return trainer
+
+
+def _augment_rng(trainer: Trainer) -> Any:
+    """The augmentation's Generator, if it has one (checkpointed with the others)."""
+    rng = getattr(trainer.augment, "rng", None)
+    return rng if isinstance(rng, np.random.Generator) else None

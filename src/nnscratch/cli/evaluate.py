@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..argtypes import thread_count, with_threads
 from ..datasets import DATASET_REGISTRY, get_dataset, load_dataset
 from ..fileio import write_json_atomic
 from ..plotting import plot_confusion
@@ -25,6 +26,8 @@ def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -
     e.add_argument("--dataset", choices=list(DATASET_REGISTRY), default=None,
                    help="test set to use; without it, the one the model was trained on")
     e.add_argument("--out", default=None, help="where confusion.png and evaluation.json go; without it, the model's directory")
+    e.add_argument("--threads", type=thread_count, default=None, metavar="N",
+                   help="BLAS and kernel threads (threadpoolctl) (default: OPENBLAS_NUM_THREADS or all cores)")
     e.set_defaults(func=run)
     return e
 
@@ -36,6 +39,7 @@ def load_model(path: str | None, pretrained: str | None = None) -> tuple[Any, di
     return model, extra
 
 
+@with_threads
 def run(args: argparse.Namespace) -> int:
     """Print accuracies; write confusion.png and evaluation.json."""
     model, extra = load_model(args.model, args.pretrained)

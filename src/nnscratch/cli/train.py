@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from .. import serialization
-from ..argtypes import init_spec, int_list
+from ..augmentation import Augmenter
+from ..argtypes import init_spec, int_list, thread_count, with_threads
 from ..callbacks import Checkpoint, ProgressBar
 from ..datasets import DATASET_REGISTRY, get_dataset, load_dataset, train_val_split
 from ..models import MODEL_REGISTRY, get_model
@@ -59,6 +60,12 @@ def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -
     t.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue from a checkpoint.npz written by an earlier run")
     t.add_argument("--out", default="runs/train", help="directory receiving model.npz, history.json, training.png")
     t.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    t.add_argument("--augment", action="store_true",
+                   help="data augmentation (ch. 8.1.2): random shifts (2 px), rotations (10 deg) and rescaling "
+                        "(10 %%) of every training batch, seeded by --seed")
+    t.add_argument("--threads", type=thread_count, default=None, metavar="N",
+                   help="BLAS and kernel threads (threadpoolctl), e.g. 1 on a machine shared with other work "
+                        "(default: OPENBLAS_NUM_THREADS or all cores)")
     t.set_defaults(func=run)
     return t
 
@@ -75,6 +82,7 @@ def optimizer_param(args: argparse.Namespace, n_train: int) -> dict[str, Any]:
     return param
 
 
+@with_threads
 def run(args: argparse.Namespace) -> int:
     """Train, then write model.npz, history.json and training.png (checkpoint.npz after every epoch)."""
     out = Path(args.out)
@@ -98,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         optimizer=args.optimizer, optimizer_param=param, verbose=not args.quiet,
         x_val=x_val, t_val=t_val, seed=args.seed, callbacks=callbacks,
         evaluate_sample_num_per_epoch=args.eval_samples or None, preprocess=args.preprocess,
+        augment=Augmenter(seed=args.seed + 1) if args.augment else None,
     )
     print(f"model: {args.model} ({model.num_params():,} parameters), optimizer: {args.optimizer} lr={param['lr']} "
           f"({args.schedule} schedule), "

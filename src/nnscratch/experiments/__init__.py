@@ -6,10 +6,11 @@ imported. Helpers they share live in :mod:`.common`; the command is :mod:`.comma
 """
 from __future__ import annotations
 
-from . import ch3_4, ch3_data, ch6_optimizers, ch6_init, ch6_regularization, ch6_hyperparams, ch7_8  # noqa: F401 - they register
+from . import ch3_4, ch3_data, ch6_optimizers, ch6_init, ch6_regularization, ch6_hyperparams, ch7_8, ch8_augment  # noqa: F401 - they register
 from .base import EXPERIMENTS, Context, Experiment, experiment, run_experiment
 
-MODULES = ("ch3_4", "ch3_data", "ch6_optimizers", "ch6_init", "ch6_regularization", "ch6_hyperparams", "ch7_8")
+MODULES = ("ch3_4", "ch3_data", "ch6_optimizers", "ch6_init", "ch6_regularization", "ch6_hyperparams", "ch7_8",
+           "ch8_augment")
 
 
 def load_all() -> dict[str, Experiment]:

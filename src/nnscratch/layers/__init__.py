@@ -10,6 +10,7 @@ from .normalization import BatchNormalization
 from .conv import Convolution
 from .pooling import AveragePooling, MaxPooling, Pooling
 from .flatten import Flatten
+from .fold import fold_relus
 from .im2col import col2im, im2col
 from .preprocess import Preprocess
 from .naive import AddLayer, MulLayer
@@ -31,6 +32,7 @@ __all__ = [
     "MaxPooling",
     "AveragePooling",
     "Flatten",
+    "fold_relus",
     "im2col",
     "col2im",
     "Preprocess",

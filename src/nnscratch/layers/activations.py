@@ -18,17 +18,24 @@ class Relu(Layer):
     """
 
     prefix = "relu"
+    #: True when a model folded this ReLU into the Convolution or max Pooling beside it
+    #: (layers.fold.fold_relus): that layer applies max(0, .), this one passes through
+    folded: bool = False
 
     def __init__(self) -> None:
         super().__init__()
         self.mask: Any = None
 
     def forward(self, x: Any, train: bool = True) -> Any:
+        if self.folded:
+            return x
         x = float_input(x)
         self.mask = x > 0
         return backend.xp.maximum(x, 0)
 
     def backward(self, dout: Any) -> Any:
+        if self.folded:
+            return dout
         dout = check_dout(self, dout, None if self.mask is None else self.mask.shape)
         return dout * self.mask  # a new array: dout is left untouched (the book zeroes it in place)
 

@@ -1,4 +1,9 @@
-"""Max and average pooling (ch. 7.3), NCHW like the book; no parameters."""
+"""Max and average pooling (ch. 7.3), NCHW like the book; no parameters.
+
+``fast = True`` (the default) hands the pooling to nnscratch.kernels through one helper,
+:class:`.fast.FastPooling` (channels-last memory, same results); ``fast = False`` runs the
+book-readable form below, the reference.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -6,6 +11,7 @@ from typing import Any
 from .. import backend
 from ..validation import check_choice, check_int
 from .base import Layer, check_dout, float_input
+from .fast import FastPooling
 from .im2col import output_hw, pad_image
 
 __all__ = ["Pooling", "MaxPooling", "AveragePooling"]
@@ -21,6 +27,10 @@ class Pooling(Layer):
 
     prefix = "pool"
     _MODES = ("max", "avg")
+    #: True: nnscratch.kernels; False: the reference below
+    fast: bool = True
+    #: True when a model folded the ReLU before this max pool in: max(0, pool(x)) = pool(max(0, x))
+    relu: bool = False
 
     def __init__(self, pool_h: int, pool_w: int, stride: int | None = None, pad: int = 0, mode: str = "max") -> None:
         super().__init__()
@@ -33,6 +43,8 @@ class Pooling(Layer):
             raise ValueError(f"pad must be at most half the {pool_h}x{pool_w} window, got pad={pad}")
         self.x_shape: tuple[int, ...] | None = None
         self.arg: Any = None  # max: index (i*pool_w + j) of each window's first maximum
+        self.out: Any = None  # kept when a ReLU is folded in
+        self._fast = FastPooling()
 
     def get_config(self) -> dict[str, Any]:
         return {"pool_h": self.pool_h, "pool_w": self.pool_w, "stride": self.stride, "pad": self.pad,
@@ -63,6 +75,9 @@ class Pooling(Layer):
         xp = backend.xp
         x = float_input(x)
         oh, ow = self._out_hw(x.shape)
+        if self.fast:
+            return self._fast.forward(x, self.pool_h, self.pool_w, self.stride, self.pad, self.mode,
+                                      self.relu and self.mode == "max", train)
         self.x_shape = x.shape
         fill = -xp.inf if self.mode == "max" else 0.0
         windows = self._offsets(pad_image(x, self.pad, fill), oh, ow)
@@ -80,12 +95,18 @@ class Pooling(Layer):
             xp.greater(win, out, out=greater)
             xp.maximum(arg, greater.view(xp.uint8) * arg.dtype.type(q), out=arg)
             xp.maximum(out, win, out=out)
+        if self.relu:
+            self.out = out = xp.maximum(out, 0)
         return out
 
     def backward(self, dout: Any) -> Any:
         xp = backend.xp
+        if self.fast:
+            return self._fast.backward(check_dout(self, dout, self._fast.out_shape))
         shape = None if self.x_shape is None else (*self.x_shape[:2], *self._out_hw(self.x_shape))
         dout = check_dout(self, dout, shape)
+        if self.relu and self.mode == "max":
+            dout = dout * (self.out > 0)
         n, c, h, w = self.x_shape
         ph, pw, p = self.pool_h, self.pool_w, self.pad
         overlap = self.stride < max(ph, pw)  # then windows share pixels and their gradients add up

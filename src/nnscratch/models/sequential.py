@@ -14,6 +14,7 @@ import numpy as np
 from .. import backend
 from ..gradient import numerical_gradient as _numerical_gradient
 from ..layers.base import Layer, layer_from_config
+from ..layers.fold import fold_relus
 from ..layers.loss import SoftmaxWithLoss
 from ..validation import check_number, key_mismatch
 
@@ -55,6 +56,7 @@ class Sequential:
         first = next(iter(self.layers.values()))
         if hasattr(first, "input_grad"):
             first.input_grad = False  # nobody reads the gradient w.r.t. the data: skip col2im there
+        fold_relus(list(self.layers.values()))  # Conv-ReLU(-Pool): the ReLU done by its neighbour
         self.last_layer = loss_layer
         self.weight_decay_lambda = float(weight_decay_lambda)
         self.training = True

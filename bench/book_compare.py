@@ -1,0 +1,312 @@
+"""nnscratch against PyTorch CPU and the book's own code, in one run (not a test; issue 13).
+
+For TwoLayerNet, SimpleConvNet and DeepConvNet, at each --threads count (BLAS through
+threadpoolctl, torch.set_num_threads): the median wall time of a training step (forward,
+backward, Adam; batch 100) and of inference over 10 000 images (batches of 1000), the
+contestants alternating round by round in one process (each round: one untimed step, then
+--block timed steps, so nobody pays for the previous contestant's idle thread pool). nnscratch
+and PyTorch run in float32 with the same initial weights; the book's code (imported from
+../shared/book-code when present, skipped otherwise) runs as written, in float64. Then the
+peak memory of each (network, contestant): one child process each, the growth of the peak
+resident set over the process's baseline after building the network and the batch, over a few
+training steps and one inference pass. Load averages are recorded: the machine may be shared.
+
+Writes bench/results/book-compare-<tag>.json and .md.
+
+    python bench/book_compare.py
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/book_compare.py --tag unset
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+BOOK = HERE.parent.parent / "shared" / "book-code"
+NETWORKS = ["TwoLayerNet", "SimpleConvNet", "DeepConvNet"]
+
+
+def book_available() -> bool:
+    return (BOOK / "common" / "layers.py").is_file()
+
+
+def _book_classes() -> dict[str, Callable[[], Any]]:
+    if str(BOOK) not in sys.path:
+        sys.path.insert(0, str(BOOK))
+    from ch05.two_layer_net import TwoLayerNet
+    from ch07.simple_convnet import SimpleConvNet
+    from ch08.deep_convnet import DeepConvNet
+
+    return {"TwoLayerNet": lambda: TwoLayerNet(784, 50, 10), "SimpleConvNet": SimpleConvNet,
+            "DeepConvNet": DeepConvNet}
+
+
+def _ours(name: str) -> Any:
+    from nnscratch.models import DeepConvNet, SimpleConvNet, TwoLayerNet
+
+    return {"TwoLayerNet": lambda: TwoLayerNet(784, 50, 10, seed=0), "SimpleConvNet": lambda: SimpleConvNet(seed=0),
+            "DeepConvNet": lambda: DeepConvNet(seed=0)}[name]()
+
+
+def data(name: str, n: int, seed: int = 0) -> tuple[Any, Any]:
+    rng = np.random.default_rng(seed)
+    shape = (n, 784) if name == "TwoLayerNet" else (n, 1, 28, 28)
+    return rng.random(shape, dtype=np.float32), rng.integers(0, 10, n)
+
+
+def contestant(who: str, name: str, x: Any, t: Any, xi: Any) -> tuple[Callable[[], None], Callable[[], None]]:
+    """(training step, inference pass) closures for one contestant on one network."""
+    if who == "nnscratch":
+        from nnscratch.optimizers import Adam
+
+        model, opt = _ours(name), Adam(lr=0.001)
+
+        def step() -> None:
+            opt.update(model.params, model.gradient(x, t))
+
+        def infer() -> None:
+            for i in range(0, len(xi), 1000):
+                model.predict(xi[i:i + 1000])
+        return step, infer
+    if who == "pytorch":
+        import torch
+        from kernels import torch_model
+
+        tm = torch_model(torch, _ours(name))
+        topt, lossf = torch.optim.Adam(tm.parameters(), lr=0.001), torch.nn.CrossEntropyLoss()
+        xt, tt, xit = torch.from_numpy(x), torch.from_numpy(t), torch.from_numpy(xi)
+
+        def step() -> None:
+            topt.zero_grad(set_to_none=True)
+            lossf(tm(xt), tt).backward()
+            topt.step()
+
+        def infer() -> None:
+            tm.eval()
+            with torch.inference_mode():
+                for i in range(0, len(xit), 1000):
+                    tm(xit[i:i + 1000])
+            tm.train()
+        return step, infer
+    if who == "book":
+        from common.optimizer import Adam as BookAdam  # the book's package, on sys.path via _book_classes
+
+        net = _book_classes()[name]()
+        bopt = BookAdam(lr=0.001)
+        xb, xib = x.astype(np.float64), xi.astype(np.float64)
+
+        def step() -> None:
+            bopt.update(net.params, net.gradient(xb, t))
+
+        def infer() -> None:
+            for i in range(0, len(xib), 1000):
+                net.predict(xib[i:i + 1000]) if name != "DeepConvNet" else net.predict(xib[i:i + 1000], train_flg=False)
+        return step, infer
+    raise ValueError(f"unknown contestant {who!r}")
+
+
+def _timed(fn: Callable[[], None], reps: int) -> list[tuple[float, float]]:
+    """(wall ms, this thread's CPU ms) per call; at 1 thread all the work runs in this thread, and its
+    CPU time is what other processes on a shared machine disturb least."""
+    out = []
+    for _ in range(reps):
+        t0, c0 = time.perf_counter(), time.thread_time()
+        fn()
+        out.append((1e3 * (time.perf_counter() - t0), 1e3 * (time.thread_time() - c0)))
+    return out
+
+
+def bench_network(name: str, who: list[str], rounds: int, block: int, infer_rounds: int,
+                  infer_n: int, threads: int) -> dict[str, Any]:
+    x, t = data(name, 100)
+    xi, _ = data(name, infer_n, seed=1)
+    fns = {w: contestant(w, name, x, t, xi) for w in who}
+    for step, _ in fns.values():
+        step(), step()
+    steps: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    loads = [os.getloadavg()[0]]
+    for r in range(rounds):
+        for w, (step, _) in fns.items():
+            if w == "book" and r % 2 and name == "DeepConvNet":
+                continue  # the book's DeepConvNet step is ~1 s: every other round is enough
+            step()
+            steps[w] += _timed(step, block if w != "book" or name == "TwoLayerNet" else 1)
+    loads.append(os.getloadavg()[0])
+    infer: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for _ in range(infer_rounds):
+        for w, (_, inf) in fns.items():
+            infer[w] += _timed(inf, 1)
+    loads.append(os.getloadavg()[0])
+    res: dict[str, Any] = {"load_average": loads}
+    def med(xs: list[tuple[float, float]], i: int) -> float:
+        return statistics.median(x[i] for x in xs)
+
+    for w in fns:
+        res[w] = {"step_ms": round(med(steps[w], 0), 2), "step_samples": len(steps[w]),
+                  "inference_ms": round(med(infer[w], 0), 1)}
+        if threads == 1:
+            res[w].update(step_cpu_ms=round(med(steps[w], 1), 2), inference_cpu_ms=round(med(infer[w], 1), 1))
+    ours = res["nnscratch"]
+    for key in ("step", "inference") + (("step_cpu", "inference_cpu") if threads == 1 else ()):
+        for other, label in (("pytorch", "ratio_vs_pytorch"), ("book", "book_over_ours")):
+            if other in res:
+                a, b = ours[f"{key}_ms"], res[other][f"{key}_ms"]
+                ours[f"{key}_{label}"] = round(a / b, 3) if other == "pytorch" else round(b / a, 1)
+    return res
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not found")
+
+
+def memory_child(who: str, name: str, threads: int, infer_n: int) -> dict[str, float]:
+    """Peak RSS growth (MiB) over the baseline: 5 training steps, then one inference pass."""
+    from threadpoolctl import threadpool_limits
+
+    if who == "pytorch":
+        import torch
+
+        torch.set_num_threads(threads)
+    if who == "book":
+        _book_classes()
+    x, t = data(name, 100)
+    xi, _ = data(name, infer_n, seed=1)
+    with threadpool_limits(threads):
+        step, infer = contestant(who, name, x, t, xi)
+        base = _status_kib("VmRSS")
+        Path("/proc/self/clear_refs").write_text("5")  # VmHWM := current RSS
+        for _ in range(5):
+            step()
+        train_peak = _status_kib("VmHWM")
+        infer()
+        peak = _status_kib("VmHWM")
+    return {"baseline_mib": round(base / 1024, 1), "train_growth_mib": round((train_peak - base) / 1024, 1),
+            "inference_growth_mib": round((peak - base) / 1024, 1)}
+
+
+def memory(who: list[str], names: list[str], threads: int, infer_n: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in names:
+        for w in who:
+            p = subprocess.run([sys.executable, __file__, "--memory-child", w, name, str(threads), str(infer_n)],
+                               capture_output=True, text=True, check=False)
+            if p.returncode != 0:
+                out[f"{name}/{w}"] = {"error": p.stderr.strip().splitlines()[-1:] or ["failed"]}
+                continue
+            out[f"{name}/{w}"] = json.loads(p.stdout.strip().splitlines()[-1])
+            print(f"memory {name}/{w}: {out[f'{name}/{w}']}", flush=True)
+    return out
+
+
+def markdown(results: dict[str, Any], env: dict[str, Any]) -> str:
+    blas = env["blas"][0] if isinstance(env.get("blas"), list) and env["blas"] else {}
+    lines = [
+        f"Machine: {env['processor']}, {env['cores']} cores; numpy {env['numpy']} (BLAS {blas.get('internal_api')} "
+        f"{blas.get('version')}, kernel {blas.get('architecture')}), torch {env['torch']}, SciPy BLAS "
+        f"{'on' if env.get('scipy_blas') else 'off'}; OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, "
+        f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}; load average {env['load_average_start']:.1f} at the start, "
+        f"{env['load_average_end']:.1f} at the end (a shared machine). nnscratch and PyTorch float32, the book's "
+        f"code float64 as written; medians; ratios nnscratch ÷ PyTorch (lower is better), book ÷ nnscratch (higher); "
+        f"at 1 thread also the calling thread's CPU time, which other processes disturb least.",
+        "",
+        "| network | threads | step nnscratch | PyTorch | book | ÷ PyTorch | book ÷ ours | inference 10k nnscratch | PyTorch "
+        "| book | ÷ PyTorch | peak memory growth, train / inference (MiB): nnscratch · PyTorch · book |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for key, r in results.items():
+        if "@" not in key or key.startswith("memory@"):
+            continue
+        name, threads = key.split("@")
+        o, p, b = r["nnscratch"], r.get("pytorch", {}), r.get("book", {})
+        mem = results.get(f"memory@{threads}", {})
+
+        def m(w: str) -> str:
+            e = mem.get(f"{name}/{w}", {})
+            return f"{e['train_growth_mib']:.0f} / {e['inference_growth_mib']:.0f}" if "train_growth_mib" in e else "–"
+
+        def ms(d: dict, k: str, fmt: str) -> str:
+            return format(d[k], fmt) + " ms" if k in d else "–"
+
+        for kind, sfx in (("wall", ""), ("thread CPU", "_cpu")):
+            if f"step{sfx}_ms" not in o:
+                continue
+            lines.append(
+                f"| {name} | {threads} ({kind}) | {ms(o, f'step{sfx}_ms', '.1f')} | {ms(p, f'step{sfx}_ms', '.1f')} "
+                f"| {ms(b, f'step{sfx}_ms', '.0f')} | {o.get(f'step{sfx}_ratio_vs_pytorch', '–')} "
+                f"| {o.get(f'step{sfx}_book_over_ours', '–')} | {ms(o, f'inference{sfx}_ms', '.0f')} "
+                f"| {ms(p, f'inference{sfx}_ms', '.0f')} | {ms(b, f'inference{sfx}_ms', '.0f')} "
+                f"| {o.get(f'inference{sfx}_ratio_vs_pytorch', '–')} "
+                f"| {m('nnscratch') + ' · ' + m('pytorch') + ' · ' + m('book') if not sfx else ''} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--memory-child"]:
+        who, name, threads, infer_n = argv[1:5]
+        print(json.dumps(memory_child(who, name, int(threads), int(infer_n))))
+        return 0
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--only", nargs="*", default=NETWORKS, choices=NETWORKS)
+    ap.add_argument("--rounds", type=int, default=8, help="alternation rounds (each: 1 untimed + --block timed steps)")
+    ap.add_argument("--block", type=int, default=5)
+    ap.add_argument("--inference-rounds", type=int, default=3)
+    ap.add_argument("--inference-images", type=int, default=10000)
+    ap.add_argument("--no-book", action="store_true")
+    ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--tag", default="as-is")
+    ap.add_argument("--out", default=str(HERE / "results"))
+    args = ap.parse_args(argv)
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from nnscratch.fileio import atomic_write, write_json_atomic
+    from nnscratch.kernels import blas
+    from run import environment
+
+    who = ["nnscratch", "pytorch"] + (["book"] if book_available() and not args.no_book else [])
+    if "book" in who:
+        _book_classes()
+    env = environment()
+    env.update(load_average_start=os.getloadavg()[0], scipy_blas=blas._blas is not None, contestants=who,
+               rounds=args.rounds, block=args.block)
+    env.pop("threads", None)
+    results: dict[str, Any] = {}
+    for threads in args.threads:
+        with threadpool_limits(threads):
+            torch.set_num_threads(threads)
+            for name in args.only:
+                r = bench_network(name, who, args.rounds, args.block, args.inference_rounds, args.inference_images,
+                                  threads)
+                results[f"{name}@{threads}"] = r
+                print(f"{name} @{threads}:", json.dumps(r), flush=True)
+        if not args.no_memory and threads == args.threads[0]:  # memory hardly depends on the thread count
+            results[f"memory@{threads}"] = memory(who, args.only, threads, args.inference_images)
+    env["load_average_end"] = os.getloadavg()[0]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / f"book-compare-{args.tag}.json", {"environment": env, "results": results,
+                                                              "date": time.strftime("%Y-%m-%d %H:%M:%S")})
+    md = markdown(results, env)
+    atomic_write(out / f"book-compare-{args.tag}.md", lambda p: p.write_text(md))
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
