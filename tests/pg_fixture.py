@@ -98,6 +98,7 @@ class PgCluster:
         self._run("pg_ctl", "restart", "-w", "-t", "60", "-m", "fast", "-D", str(self.data), "-l", str(self.log))
 
     def stop(self) -> None:
+        """Stop the server (immediate mode: the cluster is thrown away) and delete its directory."""
         if (self.data / "postmaster.pid").exists():
             try:
                 self._run("pg_ctl", "stop", "-w", "-t", "30", "-m", "immediate", "-D", str(self.data))

@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.trials - good} trial(s) failed meanwhile (a dead worker's): running replacements", flush=True)
     meta.update(backend=f"optuna {optuna.__version__}", study=args.study, storage=tuning.mask_url(args.storage),
                 pruning=not args.no_prune, workers=args.workers, wall_time_s=time.perf_counter() - t0)
-    doc = tuning.report(tuning.study_records(study), meta, out)
+    doc = tuning.report(tuning.study_records(study), meta, out, draw=not args.no_figure)
     print(f"wall time: {time.perf_counter() - t0:.1f} s")
     good = doc["counts"]["COMPLETE"] + doc["counts"]["PRUNED"]
     if good < args.trials:
@@ -128,7 +128,7 @@ def show(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     meta = {"tool": "nnscratch tune --report", "settings": settings, "backend": f"optuna {optuna.__version__}",
             "study": args.study, "storage": tuning.mask_url(args.storage)}
-    tuning.report(tuning.study_records(study), meta, out)
+    tuning.report(tuning.study_records(study), meta, out, draw=not args.no_figure)
     return 0
 
 
@@ -183,6 +183,8 @@ def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -
                    help="seconds without heartbeat after which a running trial counts as dead and is failed")
     p.add_argument("--retry-for", type=int, default=60,
                    help="seconds a worker retries while the database is unreachable before it stops")
+    p.add_argument("--no-figure", action="store_true",
+                   help="write tune.json but not tune.png (workers on other machines; --report draws it later)")
     p.add_argument("--report", action="store_true",
                    help="only read the study from --storage and write tune.json and tune.png into --out")
     p.add_argument("--worker-mode", action="store_true", help=argparse.SUPPRESS)

@@ -190,9 +190,19 @@ def max_failures(trials: int) -> int:
     return max(5, int(trials))
 
 
-def claim(study: Any, storage: Any, args: argparse.Namespace) -> Any:
-    """Under the claim lock: fail stale trials, then the next trial to run (pid, host set) or None when done."""
+def claim(study: Any, storage: Any, args: argparse.Namespace, orphans: list[int] | None = None) -> Any:
+    """Under the claim lock: fail stale trials, then the next trial to run (pid, host set) or None when done.
+
+    ``orphans`` carries, from one retried attempt to the next, the id of a trial that was created
+    but not fully claimed when the storage went away: it is failed first, so it need not go stale.
+    """
+    optuna = optuna_or_none()
+    orphans = [] if orphans is None else orphans
     with claim_lock(args.storage, args.study):
+        while orphans:
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+                storage.set_trial_state_values(orphans[-1], optuna.trial.TrialState.FAIL)
+            orphans.pop()
         fail_stale(study, storage, args.grace_period)
         n = census(study)
         if sum(n[s] for s in CLAIMED) >= args.trials:
@@ -201,9 +211,11 @@ def claim(study: Any, storage: Any, args: argparse.Namespace) -> Any:
             raise RuntimeError(f"study {args.study!r} has {n['FAIL']} failed trials; workers stop replacing them "
                                "(see the trials' status in tune.json, fix the cause, then rerun or use a new --study)")
         trial = study.ask()
+        orphans.append(trial._trial_id)
         beat(storage, trial._trial_id)
         trial.set_user_attr("pid", os.getpid())
         trial.set_user_attr("host", socket.gethostname())
+        orphans.pop()
         return trial
 
 
@@ -244,13 +256,13 @@ def work(study: Any, storage: Any, args: argparse.Namespace, settings: Mapping[s
     """
     optuna = optuna_or_none()
     state_ = optuna.trial.TrialState
-    pid, done = os.getpid(), 0
+    pid, done, orphans = os.getpid(), 0, []
 
     def call(f: Callable[[], Any], what: str) -> Any:
         return retrying(f, args.storage, args.retry_for, what)
 
     while True:
-        trial = call(lambda: claim(study, storage, args), "claiming a trial")
+        trial = call(lambda: claim(study, storage, args, orphans), "claiming a trial")
         if trial is None:
             return done
         t0 = time.perf_counter()
@@ -276,7 +288,9 @@ def work(study: Any, storage: Any, args: argparse.Namespace, settings: Mapping[s
             except StorageUnavailable:
                 raise
             except Exception as exc:  # noqa: BLE001 - e.g. marked stale meanwhile
-                note += f" (not recorded: {exc})"
+                now = storage.get_trial(trial._trial_id).state
+                if now != state:  # (the same state: a retried tell whose first try was committed)
+                    note += f" (not recorded: the trial is {now.name}: {exc})"
         done += 1
         acc = f"val {100 * value:.1f} %" if value is not None else state.name.lower()
         lr, wd = trial.params.get("lr", float("nan")), trial.params.get("weight_decay", float("nan"))
