@@ -182,5 +182,7 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
         main(["tune", "--help"])
     assert exc.value.code == 0
     text = capsys.readouterr().out
-    for word in ("--sampler", "--workers", "--storage", "--trials", "--no-prune", "postgresql://", "resume"):
+    for word in ("--sampler", "--workers", "--storage", "--trials", "--no-prune", "postgresql://", "resume",
+                 "psycopg 3", "journal:", "--report", "--retry-for"):
         assert word in text.lower() or word in text
+    assert "psycopg2" not in text  # SQLAlchemy 2 maps postgresql:// to psycopg 3, the driver the extra installs

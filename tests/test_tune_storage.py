@@ -229,3 +229,14 @@ def test_report_of_a_missing_study_or_file(tmp_path: Path, capsys: pytest.Captur
     assert main(["tune", "--report", "--storage", url, "--study", "nope", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "no study 'nope'" in err and "other" in err
+
+
+def test_missing_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without psycopg (e.g. only psycopg2 installed): one line naming psycopg 3 and nnscratch[tune]."""
+    if tune.optuna_or_none() is None:
+        pytest.skip("needs optuna")
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # `import psycopg` now raises ImportError
+    assert main(["tune", "--trials", "1", "--storage", "postgresql://u:secret@127.0.0.1:1/db"]) == 2
+    err = capsys.readouterr().err
+    assert "psycopg 3" in err and "pip install 'nnscratch[tune]'" in err and "secret" not in err
+    assert len(err.strip().splitlines()) == 1
