@@ -4,7 +4,9 @@ and inference in half precision.
 ``filters`` is the book's ch7/visualize_filter.py (fig. 7-24, 7-25), ``misclassified`` is
 ch8/misclassified_mnist.py (fig. 8-2), ``half-precision`` is ch8/half_float_network.py (ch. 8.3.4).
 Each accepts ``--model PATH`` (``ctx.options['model']``): a model file written by ``nnscratch train``
-is used instead of training one here.
+is used instead of training one here. At full size without ``--model`` they use the trained networks
+shipped in the package (:mod:`nnscratch.pretrained`: ``deepcnn`` for misclassified, ``simplecnn`` for
+filters, ``mlp`` for half-precision) instead of training at run time; quick runs train a small one.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend, serialization
+from ..pretrained import load_pretrained, pretrained_info
 from ..functions import softmax
 from ..initializers import init_weight
 from ..models import DeepConvNet, MultiLayerNet, SimpleConvNet
@@ -29,6 +32,15 @@ def _load_model(ctx: Context) -> Any | None:
     if not path:
         return None
     return serialization.load(path).eval()
+
+
+def _shipped(ctx: Context, name: str) -> tuple[Any, str] | None:
+    """(the shipped network ``name`` in eval mode, its description) at full size; None in quick runs."""
+    if ctx.quick:
+        return None
+    info = pretrained_info(name)
+    return load_pretrained(name), (f"the shipped {info['model_class']} (nnscratch.pretrained {name!r}, "
+                                   f"{info['epochs']} epochs, test accuracy {100 * info['test_acc']:.2f} %)")
 
 
 def _fit(model: Any, x: Any, t: Any, epochs: int, seed: int, lr: float = 0.001, batch_size: int = 100) -> None:
@@ -90,14 +102,23 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 )
 def filters(ctx: Context) -> tuple[dict[str, Any], Any]:
     """Book ch. 7.6.1 (fig. 7-24, 7-25): SimpleConvNet's conv1 weights (30 x 1 x 5 x 5) before and after
-    training with Adam (quick: 3 epochs on the sample, full: 5 on MNIST; the book: 20), and the response of one vertical- and one horizontal-edge filter to a test digit.
+    training (quick: 3 epochs of Adam on the sample; full: the shipped ``simplecnn``, 20 epochs on MNIST
+    as in the book), and the response of one vertical- and one horizontal-edge filter to a test digit.
     """
     (x_train, t_train), (x_test, t_test) = load_data(ctx, flatten=False)
     rng = ctx.rng
     seed = int(rng.integers(2**31))
     model = _load_model(ctx)
-    if model is None:
-        epochs = 3 if ctx.quick else 5
+    shipped = _shipped(ctx, "simplecnn") if model is None else None
+    if shipped is not None:
+        model, source = shipped
+        epochs = 0
+        _, conv = _first_conv(model)
+        fresh = SimpleConvNet(seed=seed)  # "before": the same network at its initialisation
+        W_before = np.array(_first_conv(fresh)[1].params["W"], dtype=np.float64)
+        acc_before = fresh.accuracy(x_test, t_test)
+    elif model is None:
+        epochs = 3
         model = SimpleConvNet(seed=seed)
         _, conv = _first_conv(model)
         W_before = np.array(conv.params["W"], dtype=np.float64)
@@ -206,14 +227,18 @@ def _filters_figure(W_before: np.ndarray, W_after: np.ndarray, corr_before: np.n
 def misclassified(ctx: Context) -> tuple[dict[str, Any], Any]:
     """Book ch. 8.1.1 (fig. 8-2): DeepConvNet's misclassified test images with true and predicted labels.
 
-    Full: DeepConvNet trained 3 epochs on MNIST (Adam lr 0.001; the book trains 20, reaching 99.4 %;
-    ctx.options['epochs'] overrides) or ``--model PATH``. Quick: 3 epochs on the 5000-image sample.
+    Full: the shipped ``deepcnn`` (20 epochs on MNIST, as the book's 99.4 % network), or
+    ``--model PATH``, or, with ctx.options['epochs'], a DeepConvNet trained here that long (Adam lr 0.001).
+    Quick: 3 epochs on the 5000-image sample.
     """
     (x_train, t_train), (x_test, t_test) = load_data(ctx, flatten=False)
     rng = ctx.rng
     seed = int(rng.integers(2**31))
     model = _load_model(ctx)
-    if model is None:
+    shipped = _shipped(ctx, "deepcnn") if model is None and not ctx.options.get("epochs") else None
+    if shipped is not None:
+        (model, source), epochs, n_train = shipped, 0, 0
+    elif model is None:
         epochs = int(ctx.options.get("epochs") or 3)
         n_train = len(x_train)
         model = DeepConvNet(seed=seed)
@@ -263,14 +288,18 @@ def misclassified(ctx: Context) -> tuple[dict[str, Any], Any]:
 )
 def half_precision(ctx: Context) -> tuple[dict[str, Any], Any]:
     """Book ch. 8.3.4: a trained network evaluated with float64, float32 and float16 weights and inputs
-    (``model.astype('float16')``). Default model: MultiLayerNet 784-100-100-10 trained briefly with Adam
-    for 5 epochs (quick: on the sample, full: on MNIST), or ``--model PATH`` (e.g. a DeepConvNet).
+    (``model.astype('float16')``). Full: the shipped ``mlp`` (not the book's DeepConvNet: NumPy has no
+    float16 BLAS, and DeepConvNet in float16 took 212 s per 1000 images here against 2 s in float32);
+    quick: MultiLayerNet 784-100-100-10 trained 5 epochs with Adam on the sample; or ``--model PATH``.
     """
     (x_train, t_train), (x_test, t_test) = load_data(ctx, flatten=False)
     rng = ctx.rng
     seed = int(rng.integers(2**31))
     model = _load_model(ctx)
-    if model is None:
+    shipped = _shipped(ctx, "mlp") if model is None else None
+    if shipped is not None:
+        model, source = shipped
+    elif model is None:
         epochs = 5
         model = MultiLayerNet(784, [100, 100], 10, seed=seed)
         _fit(model, x_train, t_train, epochs, seed + 1)

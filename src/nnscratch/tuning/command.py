@@ -51,8 +51,10 @@ def run(args: argparse.Namespace) -> int:
         args.sampler = "tpe" if optuna is not None else "random"
     if args.storage is None:
         args.storage = f"sqlite:///{(out / 'study.db').resolve()}"
+    if args.report:
+        return show(args)
     settings = settings_of(args)
-    for option in ("trials", "epochs", "workers", "batch_size", "heartbeat"):
+    for option in ("trials", "epochs", "workers", "batch_size", "heartbeat", "retry_for"):
         check_int(f"--{option.replace('_', '-')}", getattr(args, option), 1)
     if args.grace_period <= args.heartbeat:
         raise ValueError(f"--grace-period ({args.grace_period} s) must exceed --heartbeat ({args.heartbeat} s)")
@@ -86,19 +88,47 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"study {args.study!r} in {tuning.mask_url(args.storage)}: {args.sampler} sampler, "
           f"{'no pruning' if args.no_prune else 'median pruning'}, {args.trials} trials in total", flush=True)
-    if args.workers == 1:
-        tuning.work(study, storage, args, settings, load_split(settings))
-    else:
-        tuning.spawn_workers(args, args.workers)
-    tuning.wait_for_running(study, storage, args)
+    data = load_split(settings) if args.workers == 1 else ()
+    for _ in range(3):  # a round ends when no trial runs; trials failed meanwhile (dead workers) want another
+        if args.workers == 1:
+            tuning.work(study, storage, args, settings, data)
+            codes = [0]
+        else:
+            codes = tuning.spawn_workers(args, args.workers)
+        tuning.wait_for_running(study, storage, args)
+        good = done_trials(study, args)
+        if good >= args.trials or any(codes):
+            break
+        print(f"{args.trials - good} trial(s) failed meanwhile (a dead worker's): running replacements", flush=True)
     meta.update(backend=f"optuna {optuna.__version__}", study=args.study, storage=tuning.mask_url(args.storage),
                 pruning=not args.no_prune, workers=args.workers, wall_time_s=time.perf_counter() - t0)
-    doc = tuning.report(tuning.study_records(study), meta, out)
+    doc = tuning.report(tuning.study_records(study), meta, out, draw=not args.no_figure)
     print(f"wall time: {time.perf_counter() - t0:.1f} s")
-    finished = sum(doc["counts"][s] for s in ("COMPLETE", "PRUNED", "FAIL"))
-    if finished < args.trials:
-        raise RuntimeError(f"the study has {finished} of {args.trials} finished trials (workers failed); "
+    good = doc["counts"]["COMPLETE"] + doc["counts"]["PRUNED"]
+    if good < args.trials:
+        raise RuntimeError(f"the study has {good} of {args.trials} complete or pruned trials (workers failed); "
                            "run the same command to resume it")
+    return 0
+
+
+def done_trials(study: Any, args: argparse.Namespace) -> int:
+    """Complete plus pruned trials: what ``--trials`` counts."""
+    n = tuning.retrying(lambda: tuning.census(study), args.storage, args.retry_for, "counting trials")
+    return n["COMPLETE"] + n["PRUNED"]
+
+
+def show(args: argparse.Namespace) -> int:
+    """``--report``: tune.json and tune.png of an existing study in any storage; no trial is run."""
+    optuna = tuning.optuna_or_none()
+    if optuna is None:
+        raise ImportError(f"reading a study needs optuna: {install_hint('tune')}")
+    study, settings = tuning.load_study(args.storage, args.study)
+    print(f"study {args.study!r} in {tuning.mask_url(args.storage)} (report only, no trial is run)", flush=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"tool": "nnscratch tune --report", "settings": settings, "backend": f"optuna {optuna.__version__}",
+            "study": args.study, "storage": tuning.mask_url(args.storage)}
+    tuning.report(tuning.study_records(study), meta, out, draw=not args.no_figure)
     return 0
 
 
@@ -113,19 +143,25 @@ def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -
             "by its final validation accuracy. Writes tune.json (every trial) and tune.png into --out.", 78)
         + "\n\n" + textwrap.fill(
             "Resume: the study lives in --storage (default sqlite:///OUT/study.db); run the same command again "
-            "to continue it. A killed worker's trial is marked failed after --grace-period s.", 78)
+            "to continue it. A killed worker's trial is marked failed after --grace-period s and another trial "
+            "replaces it. --report redraws tune.json and tune.png from the storage without running trials.", 78)
         + "\n\n" + textwrap.fill(
             "Several machines: give every machine the same command with a shared PostgreSQL storage, e.g. "
-            "--storage postgresql://user:password@host/db --study NAME (needs a PostgreSQL driver such as "
-            "psycopg2). Trial numbers come from the database, so no two workers run the same trial and the "
-            "study stops at --trials finished trials in total.", 78),
+            "--storage postgresql://user:password@host/db --study NAME (the driver is psycopg 3, installed by "
+            "nnscratch[tune]; the password may come from PGPASSWORD instead of the URL), or, without a "
+            "database server, --storage journal:/shared/dir/study.log on a shared filesystem. Trial numbers "
+            "come from the storage, so no two workers run the same trial, and the study stops at --trials "
+            "complete or pruned trials in total.", 78),
     )
     p.add_argument("--sampler", choices=("random", "tpe"), default=None,
                    help="random: the book's log-uniform draws; tpe: Optuna's TPE (default: tpe if optuna is "
                         "installed, else random)")
-    p.add_argument("--trials", type=int, default=100, help="finished trials the study ends with, over all workers")
+    p.add_argument("--trials", type=int, default=100,
+                   help="complete or pruned trials the study ends with, over all workers (failed ones are replaced)")
     p.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
-    p.add_argument("--storage", default=None, help="Optuna RDB URL, e.g. postgresql://user:password@host/db (default: sqlite:///OUT/study.db)")
+    p.add_argument("--storage", default=None,
+                   help="sqlite:///PATH, postgresql://user:password@host/db or journal:PATH (a file on a shared "
+                        "filesystem) (default: sqlite:///OUT/study.db)")
     p.add_argument("--study", default="nnscratch-tune", help="study name inside the storage")
     p.add_argument("--epochs", type=int, default=50, help="epochs per trial")
     p.add_argument("--train-size", type=int, default=500, help="images used (book: 500), split into train/validation")
@@ -145,6 +181,12 @@ def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -
     p.add_argument("--heartbeat", type=int, default=5, help="seconds between a running trial's heartbeats")
     p.add_argument("--grace-period", type=int, default=30,
                    help="seconds without heartbeat after which a running trial counts as dead and is failed")
+    p.add_argument("--retry-for", type=int, default=60,
+                   help="seconds a worker retries while the database is unreachable before it stops")
+    p.add_argument("--no-figure", action="store_true",
+                   help="write tune.json but not tune.png (workers on other machines; --report draws it later)")
+    p.add_argument("--report", action="store_true",
+                   help="only read the study from --storage and write tune.json and tune.png into --out")
     p.add_argument("--worker-mode", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=run)
     return p

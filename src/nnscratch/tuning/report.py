@@ -76,8 +76,8 @@ def figure(records: Sequence[Mapping[str, Any]], settings: Mapping[str, Any], pa
     return save_figure(fig, path)
 
 
-def report(records: list[dict[str, Any]], meta: dict[str, Any], out: Path) -> dict[str, Any]:
-    """Print the best settings and a top-5 table; write tune.json and tune.png into ``out``."""
+def report(records: list[dict[str, Any]], meta: dict[str, Any], out: Path, draw: bool = True) -> dict[str, Any]:
+    """Print the best settings and a top-5 table; write tune.json and (with ``draw``) tune.png into ``out``."""
     top = ranked(records)
     counts = {s: sum(r["state"] == s for r in records) for s in ("COMPLETE", "PRUNED", "FAIL", "RUNNING")}
     print(f"{len(records)} trials: {counts['COMPLETE']} complete, {counts['PRUNED']} pruned, {counts['FAIL']} failed"
@@ -94,6 +94,7 @@ def report(records: list[dict[str, Any]], meta: dict[str, Any], out: Path) -> di
         print("no trial completed")
     doc = {**meta, "counts": counts, "best": best, "top5": [r["number"] for r in top[:5]], "trials": records}
     write_json_atomic(out / "tune.json", doc)
-    fig = figure(records, meta["settings"], out / "tune.png")
-    print(f"numbers: {out / 'tune.json'}\nfigure: {fig}")
+    print(f"numbers: {out / 'tune.json'}")
+    if draw:
+        print(f"figure: {figure(records, meta['settings'], out / 'tune.png')}")
     return doc

@@ -4,9 +4,10 @@ Each trial trains the book's network on a validation split (:func:`.search.run_t
 by its final validation accuracy. The study lives in an RDB storage (default ``sqlite:///<out>/study.db``),
 so it can be stopped and resumed, and many workers share it: :func:`spawn_workers` starts processes
 here, and the same command with a PostgreSQL URL on other machines joins the same study. Trial
-numbers are handed out by the storage; a trial numbered >= the budget is never run, so the study ends
-with exactly that many finished (complete, pruned or failed) trials. A killed worker's trial stops
-sending heartbeats and is marked failed after the grace period.
+numbers are handed out by the storage. A worker claims a trial under :func:`.storage.claim_lock` only
+while fewer than ``--trials`` are complete, pruned or running, so the study ends with exactly that many
+complete or pruned trials, counted over every process and machine. A killed worker's trial stops
+sending heartbeats, is marked failed after the grace period, and another trial replaces it.
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import argparse
 import contextlib
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -24,12 +24,16 @@ import time
 import warnings
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
 from .. import optional
 from .search import Trial, model_builder, run_trial
+from .storage import StorageUnavailable, beat, claim_lock, mask_url, open_storage, retrying
+
+#: trial states that count against the budget: done (complete, pruned) or being run
+CLAIMED = ("COMPLETE", "PRUNED", "RUNNING")
 
 
 def optuna_or_none() -> Any:
@@ -85,35 +89,59 @@ def make_sampler(name: str, seed: int) -> Any:
 def open_study(args: argparse.Namespace, settings: dict[str, Any]) -> tuple[Any, Any]:
     """(study, storage): create or load ``--study`` in ``--storage`` with heartbeats; refuse other settings."""
     optuna = optuna_or_none()
-    engine = {"connect_args": {"timeout": 120}} if args.storage.startswith("sqlite") else {}
-    storage = optuna.storages.RDBStorage(args.storage, engine_kwargs=engine, heartbeat_interval=args.heartbeat,
-                                         grace_period=args.grace_period)
+    storage = open_storage(args.storage, args.heartbeat, args.grace_period)
     pruner = (optuna.pruners.NopPruner() if args.no_prune
               else optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=max(2, args.epochs // 5)))
-    study = optuna.create_study(study_name=args.study, storage=storage, direction="maximize", load_if_exists=True,
-                                sampler=make_sampler(args.sampler, args.seed), pruner=pruner)
-    old = study.user_attrs.get("settings")
-    if old is None:
-        study.set_user_attr("settings", settings)
-    elif old != json.loads(json.dumps(settings)):
+
+    def create() -> tuple[Any, Any]:
+        with claim_lock(args.storage, args.study):  # the first of several invocations creates it, alone
+            study = optuna.create_study(study_name=args.study, storage=storage, direction="maximize",
+                                        load_if_exists=True, sampler=make_sampler(args.sampler, args.seed),
+                                        pruner=pruner)
+            old = study.user_attrs.get("settings")
+            if old is None:
+                study.set_user_attr("settings", settings)
+            return study, old
+
+    study, old = retrying(create, args.storage, args.retry_for, "opening the study")
+    if old is not None and old != json.loads(json.dumps(settings)):
         diff = ", ".join(f"{k}: {old.get(k)!r} -> {v!r}" for k, v in settings.items() if old.get(k) != v)
         raise ValueError(f"study {args.study!r} in {mask_url(args.storage)} was run with other settings ({diff}); "
                          "repeat its options to resume it, or pass a new --study name")
     return study, storage
 
 
+def load_study(url: str, name: str) -> tuple[Any, dict[str, Any]]:
+    """(study, its settings) of an existing study made by `nnscratch tune`, from any storage; nothing is created."""
+    optuna = optuna_or_none()
+    for prefix in ("sqlite:///", "journal:"):
+        path = url[len(prefix):]
+        if url.startswith(prefix) and path and path != ":memory:" and not Path(path).expanduser().is_file():
+            raise FileNotFoundError(f"--storage {url}: no such file (nothing to report)")
+    storage = open_storage(url, heartbeat=60, grace=120)
+    names = optuna.get_all_study_names(storage)
+    if name not in names:
+        raise ValueError(f"no study {name!r} in {mask_url(url)}; --study must be one of: "
+                         + (", ".join(sorted(names)) or "(the storage holds no study)"))
+    study = optuna.load_study(study_name=name, storage=storage)
+    settings = study.user_attrs.get("settings")
+    if not isinstance(settings, dict):
+        raise ValueError(f"study {name!r} in {mask_url(url)} was not made by nnscratch tune (no settings recorded)")
+    return study, settings
+
+
 @contextlib.contextmanager
 def heartbeat(storage: Any, trial_id: int, interval: float) -> Iterator[None]:
     """Record the trial's heartbeat now and every ``interval`` seconds until the block ends."""
     stop = threading.Event()
-    storage.record_heartbeat(trial_id)
+    beat(storage, trial_id)
 
-    def beat() -> None:
+    def beats() -> None:
         while not stop.wait(interval):
-            with contextlib.suppress(Exception):  # a busy database: the next beat retries
-                storage.record_heartbeat(trial_id)
+            with contextlib.suppress(Exception):  # a busy or restarting database: the next beat retries
+                beat(storage, trial_id)
 
-    thread = threading.Thread(target=beat, name=f"heartbeat-{trial_id}", daemon=True)
+    thread = threading.Thread(target=beats, name=f"heartbeat-{trial_id}", daemon=True)
     thread.start()
     try:
         yield
@@ -122,78 +150,147 @@ def heartbeat(storage: Any, trial_id: int, interval: float) -> Iterator[None]:
         thread.join()
 
 
-def fail_stale(study: Any, storage: Any, grace: float, total: int) -> None:
-    """Mark dead workers' RUNNING trials FAIL: no heartbeat for ``grace`` s (or none at all after ``grace`` s)."""
+def fail_stale(study: Any, storage: Any, grace: float) -> int:
+    """Mark dead workers' RUNNING trials FAIL; returns how many.
+
+    On an RDB storage Optuna compares each trial's heartbeat with the database's clock. On a journal
+    (no heartbeat table) a trial's ``heartbeat`` user attr (the worker's wall clock, so machines keep
+    NTP time) older than ``grace`` s marks it dead. A trial without ``pid`` died while being claimed,
+    before its first beat: it is dead ``grace`` s after its start.
+    """
     optuna = optuna_or_none()
     state_ = optuna.trial.TrialState
+    before = {t.number for t in study.get_trials(deepcopy=False, states=(state_.FAIL,))}
     optuna.storages.fail_stale_trials(study)
-    now = datetime.now()
+    now_dt, now = datetime.now(), time.time()
     for ft in study.get_trials(deepcopy=False, states=(state_.RUNNING,)):
-        # a worker records the heartbeat before "pid": no pid means it died before its first beat,
-        # and before the budget check when the number is >= total (then the trial was never to run)
-        if "pid" not in ft.user_attrs and ft.datetime_start and (now - ft.datetime_start).total_seconds() > grace:
-            with contextlib.suppress(Exception):
-                storage.set_trial_state_values(ft._trial_id, state_.WAITING if ft.number >= total else state_.FAIL)
+        hb = ft.user_attrs.get("heartbeat")
+        if hb is not None:
+            stale = now - float(hb) > grace
+        else:
+            stale = ("pid" not in ft.user_attrs and ft.datetime_start is not None
+                     and (now_dt - ft.datetime_start).total_seconds() > grace)
+        if stale:
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):  # another process was first
+                storage.set_trial_state_values(ft._trial_id, state_.FAIL)
+    after = {t.number for t in study.get_trials(deepcopy=False, states=(state_.FAIL,))}
+    return len(after - before)
 
 
-def objective(trial: Any, data: tuple[np.ndarray, ...], settings: Mapping[str, Any]) -> float:
-    """Train one sampled setting, reporting validation accuracy per epoch to the pruner."""
+def census(study: Any) -> dict[str, int]:
+    """How many trials of the study are in each state (by name: COMPLETE, PRUNED, FAIL, RUNNING, WAITING)."""
+    counts = dict.fromkeys(("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING"), 0)
+    for ft in study.get_trials(deepcopy=False):
+        counts[ft.state.name] = counts.get(ft.state.name, 0) + 1
+    return counts
+
+
+def max_failures(trials: int) -> int:
+    """Failed trials after which workers stop instead of replacing them (a broken setup, not bad luck)."""
+    return max(5, int(trials))
+
+
+def claim(study: Any, storage: Any, args: argparse.Namespace, orphans: list[int] | None = None) -> Any:
+    """Under the claim lock: fail stale trials, then the next trial to run (pid, host set) or None when done.
+
+    ``orphans`` carries, from one retried attempt to the next, the id of a trial that was created
+    but not fully claimed when the storage went away: it is failed first, so it need not go stale.
+    """
+    optuna = optuna_or_none()
+    orphans = [] if orphans is None else orphans
+    with claim_lock(args.storage, args.study):
+        while orphans:
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+                storage.set_trial_state_values(orphans[-1], optuna.trial.TrialState.FAIL)
+            orphans.pop()
+        fail_stale(study, storage, args.grace_period)
+        n = census(study)
+        if sum(n[s] for s in CLAIMED) >= args.trials:
+            return None
+        if n["FAIL"] >= max_failures(args.trials):
+            raise RuntimeError(f"study {args.study!r} has {n['FAIL']} failed trials; workers stop replacing them "
+                               "(see the trials' status in tune.json, fix the cause, then rerun or use a new --study)")
+        trial = study.ask()
+        orphans.append(trial._trial_id)
+        beat(storage, trial._trial_id)
+        trial.set_user_attr("pid", os.getpid())
+        trial.set_user_attr("host", socket.gethostname())
+        orphans.pop()
+        return trial
+
+
+def objective(trial: Any, data: tuple[np.ndarray, ...], settings: Mapping[str, Any],
+              call: Callable[[Callable[[], Any], str], Any] = lambda f, what: f()) -> float:
+    """Train one sampled setting, reporting validation accuracy per epoch to the pruner.
+
+    ``call(f, what)`` runs each storage call ``f`` (:func:`work` passes :func:`.storage.retrying`).
+    """
     optuna = optuna_or_none()
     (lr_lo, lr_hi), (wd_lo, wd_hi) = settings["lr_range"], settings["wd_range"]
-    params = {"lr": trial.suggest_float("lr", 10.0 ** lr_lo, 10.0 ** lr_hi, log=True),
-              "weight_decay": trial.suggest_float("weight_decay", 10.0 ** wd_lo, 10.0 ** wd_hi, log=True)}
+    params = call(lambda: {"lr": trial.suggest_float("lr", 10.0 ** lr_lo, 10.0 ** lr_hi, log=True),
+                           "weight_decay": trial.suggest_float("weight_decay", 10.0 ** wd_lo, 10.0 ** wd_hi,
+                                                               log=True)}, f"sampling trial {trial.number}")
 
     def report(tr: Trial) -> None:
         epoch = len(tr.val_acc)
-        trial.report(tr.val_acc[-1], epoch)
-        if epoch < settings["epochs"] and trial.should_prune():  # a finished run is scored, not pruned
-            trial.set_user_attr("train_acc", tr.train_acc)
+        call(lambda: trial.report(tr.val_acc[-1], epoch), f"reporting trial {trial.number}")
+        # a finished run is scored, not pruned
+        if epoch < settings["epochs"] and call(trial.should_prune, f"asking the pruner for trial {trial.number}"):
+            call(lambda: trial.set_user_attr("train_acc", tr.train_acc), f"recording trial {trial.number}")
             raise optuna.TrialPruned(f"validation accuracy {100 * tr.val_acc[-1]:.1f} % after epoch {epoch}")
 
     result = run_trial(params, *data, epochs=settings["epochs"], batch_size=settings["batch_size"],
                        optimizer=settings["optimizer"], seed=trial_seed(settings["seed"], trial.number),
                        number=trial.number, build_model=model_builder(settings["hidden"]), on_epoch=report)
-    trial.set_user_attr("train_acc", result.train_acc)
-    trial.set_user_attr("status", result.status)
+    call(lambda: (trial.set_user_attr("train_acc", result.train_acc), trial.set_user_attr("status", result.status)),
+         f"recording trial {trial.number}")
     return result.final_val_acc
 
 
 def work(study: Any, storage: Any, args: argparse.Namespace, settings: Mapping[str, Any],
          data: tuple[np.ndarray, ...]) -> int:
-    """One worker: run trials until trial numbers reach ``--trials``; returns how many it ran."""
+    """One worker: claim and run trials until ``--trials`` are complete, pruned or running; returns how many it ran.
+
+    Storage calls are retried for ``--retry-for`` s while the server is away; after that the worker
+    stops with :class:`.storage.StorageUnavailable` and its running trial goes stale (failed, replaced).
+    """
     optuna = optuna_or_none()
     state_ = optuna.trial.TrialState
-    claimed = (state_.RUNNING, state_.COMPLETE, state_.PRUNED, state_.FAIL)
-    pid, done = os.getpid(), 0
+    pid, done, orphans = os.getpid(), 0, []
+
+    def call(f: Callable[[], Any], what: str) -> Any:
+        return retrying(f, args.storage, args.retry_for, what)
+
     while True:
-        fail_stale(study, storage, args.grace_period, args.trials)
-        if len(study.get_trials(deepcopy=False, states=claimed)) >= args.trials:
-            return done
-        trial = study.ask()
-        if trial.number >= args.trials:  # another worker took the last number: hand this one back unused
-            storage.set_trial_state_values(trial._trial_id, state_.WAITING)
+        trial = call(lambda: claim(study, storage, args, orphans), "claiming a trial")
+        if trial is None:
             return done
         t0 = time.perf_counter()
         with heartbeat(storage, trial._trial_id, args.heartbeat):
-            trial.set_user_attr("pid", pid)
-            trial.set_user_attr("host", socket.gethostname())
             value, state, note = None, state_.COMPLETE, ""
             try:
-                value = objective(trial, data, settings)
+                value = objective(trial, data, settings, call)
             except optuna.TrialPruned as exc:
                 state, note = state_.PRUNED, f" ({exc})"
+            except StorageUnavailable:
+                raise  # the trial stays RUNNING; it is failed and replaced once its heartbeat is stale
             except Exception as exc:  # noqa: BLE001 - a failing trial must not stop the study
                 state, note = state_.FAIL, f": {type(exc).__name__}: {exc}"
                 with contextlib.suppress(Exception):
                     trial.set_user_attr("status", f"failed{note}")
             except KeyboardInterrupt:
-                trial.set_user_attr("status", "failed: interrupted")
-                study.tell(trial, state=state_.FAIL)
+                with contextlib.suppress(Exception):
+                    trial.set_user_attr("status", "failed: interrupted")
+                    study.tell(trial, state=state_.FAIL)
                 raise
             try:
-                study.tell(trial, value, state=state)
+                call(lambda: study.tell(trial, value, state=state), f"recording trial {trial.number}")
+            except StorageUnavailable:
+                raise
             except Exception as exc:  # noqa: BLE001 - e.g. marked stale meanwhile
-                note += f" (not recorded: {exc})"
+                now = storage.get_trial(trial._trial_id).state
+                if now != state:  # (the same state: a retried tell whose first try was committed)
+                    note += f" (not recorded: the trial is {now.name}: {exc})"
         done += 1
         acc = f"val {100 * value:.1f} %" if value is not None else state.name.lower()
         lr, wd = trial.params.get("lr", float("nan")), trial.params.get("weight_decay", float("nan"))
@@ -203,15 +300,18 @@ def work(study: Any, storage: Any, args: argparse.Namespace, settings: Mapping[s
 
 def wait_for_running(study: Any, storage: Any, args: argparse.Namespace) -> None:
     """Wait until no trial is RUNNING (other machines' trials finish, dead workers' trials go stale)."""
-    optuna = optuna_or_none()
     said = False
+
+    def running() -> int:
+        fail_stale(study, storage, args.grace_period)
+        return census(study)["RUNNING"]
+
     while True:
-        fail_stale(study, storage, args.grace_period, args.trials)
-        running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-        if not running:
+        n = retrying(running, args.storage, args.retry_for, "waiting for running trials")
+        if not n:
             return
         if not said:
-            print(f"waiting for {len(running)} running trial(s): other machines' workers finish theirs, a dead "
+            print(f"waiting for {n} running trial(s): other machines' workers finish theirs, a dead "
                   f"worker's trial is marked failed {args.grace_period} s after its last heartbeat", flush=True)
             said = True
         time.sleep(min(1.0, args.heartbeat))
@@ -225,7 +325,8 @@ def spawn_workers(args: argparse.Namespace, n: int) -> list[int]:
             "--hidden", ",".join(map(str, args.hidden)), "--lr-range", *map(str, args.lr_range),
             "--wd-range", *map(str, args.wd_range), "--seed", str(args.seed), "--out", str(args.out),
             "--batch-size", str(args.batch_size), "--heartbeat", str(args.heartbeat),
-            "--grace-period", str(args.grace_period), "--workers", "1", "--worker-mode",
+            "--grace-period", str(args.grace_period), "--retry-for", str(args.retry_for), "--workers", "1",
+            "--worker-mode",
             *(["--no-prune"] if args.no_prune else [])]
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     src = str(Path(__file__).resolve().parents[2])
@@ -270,7 +371,3 @@ def study_records(study: Any) -> list[dict[str, Any]]:
         })
     return records
 
-
-def mask_url(url: str) -> str:
-    """The storage URL with any password replaced by ***."""
-    return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1:***@", url)
