@@ -46,8 +46,9 @@ SITES: dict[tuple[str, str], str] = {
                                     "non-finite result is then detected with xp and raised as Diverged "
                                     "(CuPy issues no such warnings, so the context does nothing there)",
 }
-# Modules the conv-speed branch is editing (layers/conv.py, layers/pooling.py, kernels/) would be listed
-# in SITES with the reason "pending fast-conv merge"; none of them uses numpy on an array path today.
+SITES.update({("models/tasks.py", name): "regression scores (RMSE, R^2) are computed on host float64 copies "
+                                         "(backend.to_numpy) of the predictions, and return Python floats"
+              for name in ("size", "shape", "mean", "concatenate")})
 
 
 def array_modules(src: Path = SRC) -> list[Path]:
