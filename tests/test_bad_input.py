@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 
 from nnscratch import images, serialization
 from nnscratch.cli import main
+from nnscratch.cli import models as models_cmd
 from nnscratch.datasets import mnist, sample, sources
 from nnscratch.datasets.idx import read_idx, write_idx
 from nnscratch.layers import Affine, BatchNormalization, Convolution
@@ -378,3 +381,142 @@ def test_fashion_unavailable_names_the_debian_package(tmp_path, monkeypatch):
     mnist.clear_cache()
     with pytest.raises(mnist.DatasetUnavailableError, match="dataset-fashion-mnist"):
         mnist.load_fashion_mnist()
+
+
+# ---------------------------------------------------------------- the command line
+
+def _cli(argv, capsys):
+    """Run ``nnscratch ARGV`` in-process: (exit code, stdout, stderr); argparse's SystemExit is caught."""
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _one_line_error(code, err, *words):
+    lines = err.strip().splitlines()
+    assert code == 2, (code, err)
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    return lines[0]
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "--batch-size", "0"], ["--batch-size", "expected a positive integer, got '0'"]),
+    (["train", "--epochs", "0"], ["--epochs", "expected a positive integer, got '0'"]),
+    (["train", "--weight-decay", "nan"], ["--weight-decay", "expected a finite number >= 0, got 'nan'"]),
+    (["train", "--lr", "inf"], ["--lr", "expected a positive finite number, got 'inf'"]),
+    (["train", "--lr", "0"], ["--lr", "expected a positive finite number, got '0'"]),
+    (["train", "--dropout", "-0.5"], ["--dropout", "expected a number in [0, 1), got '-0.5'"]),
+    (["train", "--val-split", "nan"], ["--val-split", "expected a number in [0, 1), got 'nan'"]),
+    (["train", "--train-size", "-1"], ["--train-size", "expected a positive integer, got '-1'"]),
+    (["train", "--init", "gaussian"], ["--init", "expected a std like 0.01 or one of auto, xavier"]),
+    (["predict", "--top", "0", "x.png"], ["--top", "expected a positive integer, got '0'"]),
+    (["train", "--model", "simplecnn", "--dropout", "0.5"], ["--dropout applies to --model mlp only"]),
+    (["train", "--model", "deepcnn", "--hidden", "10"], ["--hidden applies to --model mlp or twolayer only"]),
+    (["train", "--model", "twolayer", "--batchnorm"], ["--batchnorm applies to --model mlp only"]),
+])
+def test_cli_reproducers(argv, words, capsys):
+    _one_line_error(*_cli(argv, capsys)[::2], *words)
+
+
+def test_cli_out_is_an_existing_file(tmp_path, capsys):
+    f = tmp_path / "taken"
+    f.write_text("x")
+    _one_line_error(*_cli(["train", "--dataset", "mnist-sample", "--out", str(f)], capsys)[::2],
+                    f"--out {f} is an existing file")
+
+
+def test_cli_data_help_shows_no_default_for_a_flag(capsys):
+    code, out, _ = _cli(["data", "--help"], capsys)
+    assert code == 0 and "--no-fetch" in out and "(default: True)" not in out
+
+
+def test_cli_a_real_bug_shows_its_traceback_and_says_so(monkeypatch, capsys):
+    def boom(args):
+        raise AttributeError("simulated bug")
+    monkeypatch.setattr(models_cmd, "run", boom)
+    code, _, err = _cli(["models"], capsys)
+    assert code == 70 and "Traceback" in err and "AttributeError: simulated bug" in err
+    assert "is a bug in nnscratch" in err.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    code = main(["train", "--model", "mlp", "--hidden", "16", "--dataset", "mnist-sample", "--train-size", "500",
+                 "--epochs", "2", "--lr", "0.005", "--quiet", "--out", str(out)])
+    assert code == 0
+    return out
+
+
+def test_cli_resume_restores_the_runs_options(sample_run, tmp_path, capsys):
+    capsys.readouterr()
+    copy = tmp_path / "checkpoint.npz"
+    copy.write_bytes((sample_run / "checkpoint.npz").read_bytes())
+    code, out, _ = _cli(["train", "--resume", str(copy), "--epochs", "3", "--out", str(tmp_path), "--quiet"], capsys)
+    assert code == 0
+    first = out.splitlines()[0]
+    assert first.startswith(f"resuming {copy}: mlp on mnist-sample, epoch 2 of 3 done, optimizer adam")
+    assert "changed: --epochs 3 (was 2)" in first
+    assert "lr=0.005" in out and "3 epochs of batch 100" in out  # --lr and --hidden came from the checkpoint
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert len(history["test_acc"]) == 3
+    # all epochs done: says so instead of silently training another run
+    code, _, err = _cli(["train", "--resume", str(copy), "--out", str(tmp_path), "--quiet"], capsys)
+    _one_line_error(code, err, "all 3 epochs of this run are done")
+
+
+def test_cli_ctrl_c_names_the_checkpoint_and_the_resume_command(tmp_path, monkeypatch, capsys):
+    calls = {"n": 0}
+    real = Trainer.step
+
+    def step(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 8:  # in the second epoch (5 steps of 100 per epoch)
+            raise KeyboardInterrupt
+        return real(self, *a, **k)
+    monkeypatch.setattr(Trainer, "step", step)
+    code, _, err = _cli(["train", "--model", "mlp", "--hidden", "16", "--dataset", "mnist-sample", "--train-size",
+                         "500", "--epochs", "3", "--quiet", "--out", str(tmp_path)], capsys)
+    assert code == 130
+    ckpt = tmp_path / "checkpoint.npz"
+    assert f"the last checkpoint (after epoch 1 of 3) is {ckpt}" in err
+    assert f"resume with: nnscratch train --resume {ckpt}" in err
+    monkeypatch.setattr(Trainer, "step", real)
+    code, out, _ = _cli(["train", "--resume", str(ckpt), "--quiet"], capsys)
+    assert code == 0 and "epoch 1 of 3 done" in out
+
+
+def test_cli_predict_files_and_directories_reports_each_bad_one(sample_run, tmp_path, capsys):
+    PIL = pytest.importorskip("PIL.Image")
+    _, (x_test, _) = sample.load_mnist_sample(flatten=False)
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    for i in range(3):
+        PIL.fromarray((255 * x_test[i, 0]).astype(np.uint8)).save(pics / f"d{i}.png")
+    (pics / "broken.png").write_bytes(b"not a picture")
+    PIL.new("L", (40, 40), 0).save(pics / "blank.png")
+    (pics / "notes.txt").write_text("ignored: not a picture suffix")
+    code, out, err = _cli(["predict", str(sample_run / "model.npz"), str(pics), str(tmp_path / "missing.png"),
+                           str(pics / "d0.png")], capsys)
+    assert code == 2
+    assert len(out.splitlines()) == 4  # d0, d1, d2 from the directory, and d0 again
+    lines = err.strip().splitlines()
+    assert any("broken.png: error:" in l for l in lines) and any("blank.png: error:" in l and "blank" in l for l in lines)
+    assert any("missing.png: error: no such file" in l for l in lines)
+    assert lines[-1] == "nnscratch predict: 3 of 7 inputs could not be classified" and "Traceback" not in err
+
+
+def test_cli_predict_is_quiet_on_a_closed_pipe(sample_run, tmp_path):
+    PIL = pytest.importorskip("PIL.Image")
+    _, (x_test, _) = sample.load_mnist_sample(flatten=False)
+    for i in range(30):
+        PIL.fromarray((255 * x_test[i, 0]).astype(np.uint8)).save(tmp_path / f"d{i:02d}.png")
+    cmd = (f"{shlex.quote(sys.executable)} -m nnscratch predict {shlex.quote(str(sample_run / 'model.npz'))} "
+           f"{shlex.quote(str(tmp_path))} | head -n 1")
+    r = subprocess.run(["bash", "-c", "set -o pipefail; " + cmd], capture_output=True, text=True, timeout=120)
+    assert len(r.stdout.splitlines()) == 1 and r.stderr == "", r.stderr
