@@ -18,9 +18,10 @@ from nnscratch.cli import main
 from nnscratch.cli import models as models_cmd
 from nnscratch.datasets import mnist, sample, sources
 from nnscratch.datasets.idx import read_idx, write_idx
-from nnscratch.layers import Affine, BatchNormalization, Convolution
+from nnscratch.functions import one_hot
+from nnscratch.layers import Affine, BatchNormalization, Convolution, Dropout, Pooling
 from nnscratch.models import MultiLayerNet
-from nnscratch.optimizers import SGD, Adam, CosineDecay
+from nnscratch.optimizers import SGD, Adam, CosineDecay, Momentum, RMSprop, StepDecay
 from nnscratch.training import Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
@@ -520,3 +521,191 @@ def test_cli_predict_is_quiet_on_a_closed_pipe(sample_run, tmp_path):
            f"{shlex.quote(str(tmp_path))} | head -n 1")
     r = subprocess.run(["bash", "-c", "set -o pipefail; " + cmd], capture_output=True, text=True, timeout=120)
     assert len(r.stdout.splitlines()) == 1 and r.stderr == "", r.stderr
+
+
+# ---------------------------------------------------------------- generated bad input (seeded, several hundred)
+#
+# Each case is a call that must fail as a user mistake: the API raises ValueError/TypeError whose message
+# names the argument; the command line exits 2 with one line naming the option and no traceback.
+
+BAD_SCALARS = [0, -1, 1, 2, -0.5, 0.5, 1.5, 1e300, float("nan"), float("inf"), float("-inf"), True, False,
+               None, "3", b"3", [1], (2,), complex(1, 1), np.float32("nan"), np.int64(-3), np.array([1, 2])]
+
+
+def _is_int(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_real(v):
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+VALID = {  # kind -> is this value acceptable
+    "pos_int": lambda v: _is_int(v) and v >= 1,
+    "nonneg_int": lambda v: _is_int(v) and v >= 0,
+    "pos_float": lambda v: _is_real(v) and np.isfinite(v) and v > 0,
+    "nonneg_float": lambda v: _is_real(v) and np.isfinite(v) and v >= 0,
+    "unit_open": lambda v: _is_real(v) and 0 <= v < 1,
+    "unit_closed": lambda v: _is_real(v) and 0 <= v <= 1,
+}
+
+W2 = np.ones((4, 3), np.float32)
+W4 = np.ones((2, 1, 3, 3), np.float32)
+API_TARGETS = [  # (argument name, kind, call(value))
+    ("lr", "pos_float", lambda v: SGD(lr=v)),
+    ("weight_decay", "nonneg_float", lambda v: SGD(lr=0.1, weight_decay=v)),
+    ("momentum", "unit_open", lambda v: Momentum(momentum=v)),
+    ("beta1", "unit_open", lambda v: Adam(beta1=v)),
+    ("beta2", "unit_open", lambda v: Adam(beta2=v)),
+    ("eps", "nonneg_float", lambda v: Adam(eps=v)),
+    ("decay_rate", "unit_open", lambda v: RMSprop(decay_rate=v)),
+    ("step_size", "pos_int", lambda v: StepDecay(0.1, v)),
+    ("gamma", "nonneg_float", lambda v: StepDecay(0.1, 10, v)),
+    ("total_steps", "pos_int", lambda v: CosineDecay(0.1, v)),
+    ("min_lr", "nonneg_float", lambda v: CosineDecay(0.1, 10, v)),
+    ("stride", "pos_int", lambda v: Convolution(W4, np.zeros(2), stride=v)),
+    ("pad", "nonneg_int", lambda v: Convolution(W4, np.zeros(2), pad=v)),
+    ("pool_h", "pos_int", lambda v: Pooling(v, 2)),
+    ("dropout_ratio", "unit_open", lambda v: Dropout(v)),
+    ("momentum", "unit_closed", lambda v: BatchNormalization(np.ones(3), np.zeros(3), momentum=v)),
+    ("eps", "pos_float", lambda v: BatchNormalization(np.ones(3), np.zeros(3), eps=v)),
+    ("weight_decay_lambda", "nonneg_float", lambda v: MultiLayerNet(4, [3], 2, weight_decay_lambda=v)),
+    ("batch_size", "pos_int", lambda v: MultiLayerNet(4, [3], 10, seed=0).accuracy(X4, [0, 1, 2, 3], batch_size=v)),
+    ("num_classes", "pos_int", lambda v: one_hot([0, 1], v)),
+    ("epochs", "nonneg_int", lambda v: Trainer(MultiLayerNet(4, [3], 10), X4, [0, 1, 2, 3], epochs=v, verbose=False)),
+    ("mini_batch_size", "pos_int",
+     lambda v: Trainer(MultiLayerNet(4, [3], 10), X4, [0, 1, 2, 3], mini_batch_size=v, verbose=False)),
+    ("eval_batch_size", "pos_int",
+     lambda v: Trainer(MultiLayerNet(4, [3], 10), X4, [0, 1, 2, 3], eval_batch_size=v, verbose=False)),
+]
+
+
+def _bad_labels(rng, n=4, classes=10):
+    """A random label array that is wrong in one way: range, fraction, NaN, rank, width, length, dtype."""
+    kind = rng.integers(8)
+    if kind == 0:
+        t = rng.integers(0, classes, n)
+        t[rng.integers(n)] = rng.choice([-1, classes, classes + rng.integers(1, 1000), -rng.integers(2, 1000)])
+        return t
+    if kind == 1:
+        return rng.integers(0, classes, n) + rng.choice([0.25, 0.5, 0.75])
+    if kind == 2:
+        t = rng.integers(0, classes, n).astype(float)
+        t[rng.integers(n)] = rng.choice([np.nan, np.inf, -np.inf])
+        return t
+    if kind == 3:
+        return rng.integers(0, classes, (n, 2, int(rng.integers(1, 4))))
+    if kind == 4:
+        return np.eye(int(rng.choice([2, 3, 9, 11, 12])))[rng.integers(0, 2, n)]
+    if kind == 5:
+        return rng.integers(0, classes, int(rng.choice([n - 1, n + 1, 1, 2 * n])))
+    if kind == 6:
+        return rng.integers(0, 2, n).astype(bool)
+    return np.array([str(i) for i in rng.integers(0, classes, n)])
+
+
+def _api_cases():
+    cases = [(f"{name}={v!r}", name, lambda c=call, v=v: c(v))
+             for name, kind, call in API_TARGETS for v in BAD_SCALARS if not VALID[kind](v)]
+    rng = np.random.default_rng(14)
+    net = MultiLayerNet(4, [3], 10, seed=0)
+    for i in range(60):
+        t = _bad_labels(rng)
+        where = i % 3
+        if where == 0:
+            cases.append((f"accuracy t#{i}", "t", lambda t=t: net.accuracy(X4, t)))
+        elif where == 1:
+            cases.append((f"loss t#{i}", "t", lambda t=t: net.loss(X4, t)))
+        else:
+            cases.append((f"Trainer t_test#{i}", "t_test",
+                          lambda t=t: Trainer(MultiLayerNet(4, [3], 10), X4, [0, 1, 2, 3], X4, t, verbose=False)))
+    for dt in ("complex64", "complex128", "datetime64[s]", "timedelta64[ms]", "object", "U3", "S2"):
+        x = np.zeros((4, 4), dtype=dt)
+        cases.append((f"predict x {dt}", "x", lambda x=x: net.predict(x)))
+        cases.append((f"Trainer x_train {dt}", "x_train",
+                      lambda x=x: Trainer(MultiLayerNet(4, [3], 10), x, [0, 1, 2, 3], verbose=False)))
+    return cases
+
+
+API_CASES = _api_cases()
+
+
+@pytest.mark.parametrize("label, name, call", API_CASES, ids=[c[0] for c in API_CASES])
+def test_generated_api_case(label, name, call):
+    with pytest.raises((ValueError, TypeError)) as info:
+        call()
+    assert name in str(info.value), (label, str(info.value))
+
+
+CLI_TEXTS = ["0", "-1", "1", "2", "-0.5", "0.5", "1.5", "nan", "inf", "-inf", "1e999", "abc", "", "0x10", "3.0",
+             "1,2", "1e-3", " ", "+7", "99999999999999999999"]
+
+
+def _text_valid(kind, text):
+    try:
+        v = int(text) if kind.endswith("int") else float(text)
+    except ValueError:
+        return False
+    if kind == "port":
+        return 0 <= v <= 65535
+    if kind == "open_unit":
+        return 0 < v < 1
+    if kind == "finite":
+        return bool(np.isfinite(v))
+    return VALID[kind](v)
+
+
+CLI_OPTIONS = [  # (command words before, option, kind, words after)
+    (["train"], "--epochs", "pos_int", []),
+    (["train"], "--batch-size", "pos_int", []),
+    (["train"], "--lr", "pos_float", []),
+    (["train"], "--weight-decay", "nonneg_float", []),
+    (["train"], "--dropout", "unit_open", []),
+    (["train"], "--seed", "nonneg_int", []),
+    (["train"], "--train-size", "pos_int", []),
+    (["train"], "--val-split", "unit_open", []),
+    (["train"], "--eval-samples", "nonneg_int", []),
+    (["predict"], "--top", "pos_int", ["x.png"]),
+    (["tune"], "--trials", "pos_int", []),
+    (["tune"], "--workers", "pos_int", []),
+    (["tune"], "--epochs", "pos_int", []),
+    (["tune"], "--val-ratio", "open_unit", []),
+    (["tune"], "--batch-size", "pos_int", []),
+    (["tune"], "--heartbeat", "pos_int", []),
+    (["serve"], "--port", "port", []),
+    (["serve"], "--blas-threads", "pos_int", []),
+    (["export"], "--opset", "pos_int", ["m.onnx"]),
+    (["experiment"], "--seed", "nonneg_int", ["all"]),
+]
+
+
+def _cli_cases():
+    cases = [(before + [f"{opt}={text}"] + after, opt)
+             for before, opt, kind, after in CLI_OPTIONS for text in CLI_TEXTS if not _text_valid(kind, text)]
+    cases += [(["tune", f"--lr-range={a}", b], "--lr-range") for a, b in (("nan", "1"), ("inf", "-2"), ("x", "1"))]
+    for model in ("twolayer", "simplecnn", "deepcnn"):
+        for opt, value in (("--weight-decay", "0.1"), ("--dropout", "0.2"), ("--batchnorm", None),
+                           ("--activation", "tanh"), ("--hidden", "10")):
+            if opt == "--hidden" and model == "twolayer":
+                continue
+            cases.append((["train", "--model", model, opt] + ([value] if value else []), opt))
+    cases += [(["train", "--init", text], "--init") for text in ("gaussian", "0", "-0.01", "nan", "inf", "")]
+    cases += [(["train", "--hidden", text], "--hidden") for text in ("0", "10,-1", "a,b", "", "10,0")]
+    cases += [(["train", "--model", "resnet"], "--model"), (["train", "--optimizer", "lbfgs"], "--optimizer"),
+              (["train", "--epochs"], "--epochs"), (["evaluate", "--dataset", "cifar"], "--dataset")]
+    return cases
+
+
+CLI_CASES = _cli_cases()
+
+
+@pytest.mark.parametrize("argv, option", CLI_CASES, ids=[" ".join(c[0]) for c in CLI_CASES])
+def test_generated_cli_case(argv, option, capsys):
+    code, _, err = _cli(argv, capsys)
+    _one_line_error(code, err, option)
+
+
+def test_generated_case_count():
+    """The count the issue asks for: several hundred (printed with -s)."""
+    print(f"bad-input cases: {len(API_CASES)} API + {len(CLI_CASES)} command line = {len(API_CASES) + len(CLI_CASES)}")
+    assert len(API_CASES) + len(CLI_CASES) >= 400

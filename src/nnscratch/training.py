@@ -145,13 +145,14 @@ class Trainer:
                 raise ValueError(f"x_{name} has {len(x)} samples but t_{name} has {len(t)} labels")
         if self.x_train is None or len(self.x_train) == 0:
             raise ValueError("x_train must hold at least one sample")
-        classes = _num_classes(network, self.x_train)
-        for name, x, t in (("train", self.x_train, self.t_train), ("test", self.x_test, self.t_test),
-                           ("val", self.x_val, self.t_val)):
+        sets = (("train", self.x_train, self.t_train), ("test", self.x_test, self.t_test), ("val", self.x_val, self.t_val))
+        for name, x, _ in sets:
             if x is not None:
                 check_real_array(f"x_{name}", x)
-                if classes is not None:  # class labels: range, integer-ness, rank, one-hot width
-                    check_labels(f"t_{name}", t, len(x), classes)
+        classes = _num_classes(network, self.x_train)
+        for name, x, t in sets:
+            if x is not None and classes is not None:  # class labels: range, integer-ness, rank, one-hot width
+                check_labels(f"t_{name}", t, len(x), classes)
         self.epochs, self.batch_size = check_int("epochs", epochs, 0), check_int("mini_batch_size", mini_batch_size, 1)
         self.eval_batch_size, self.verbose = check_int("eval_batch_size", eval_batch_size, 1), bool(verbose)
         n_eval = evaluate_sample_num_per_epoch
