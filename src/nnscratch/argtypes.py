@@ -54,9 +54,9 @@ def nonnegative_int(text: str) -> int:
 
 def port(text: str) -> int:
     """Option type: a TCP port, 0 (any free one) to 65535."""
-    value = _int(text, 0, "a TCP port in [0, 65535]")
+    value = _int(text, 0, "a TCP port 0..65535")
     if value > 65535:
-        raise argparse.ArgumentTypeError(f"expected a TCP port in [0, 65535], got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a TCP port 0..65535, got {text!r}")
     return value
 
 

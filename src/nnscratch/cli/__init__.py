@@ -52,7 +52,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default: sys.argv[1:]) and run the subcommand; user errors print one line, exit 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help and --version exit 0 as argparse does; a usage error (one line) returns 2
+        if not exc.code:
+            raise
+        return int(exc.code) if isinstance(exc.code, int) else 2
     args.argv = argv  # the words as given, so a command can tell an option given from a default
     try:
         return int(args.func(args) or 0)

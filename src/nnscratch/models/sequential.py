@@ -151,11 +151,10 @@ class Sequential:
             x = check_real_array("x", x)
         if x.ndim == 0 or len(x) == 0:
             raise ValueError(f"accuracy: x must be a non-empty batch of inputs, got shape {tuple(x.shape)}")
-        check_labels("t", t, len(x))  # rank, integer-ness, length: before any work
         correct, labels = 0, None
         for i in range(0, len(x), batch_size):
             y = self.predict(x[i : i + batch_size], train=False)
-            if labels is None:  # the number of classes is the width of the scores
+            if labels is None:  # after the first batch: the number of classes is the width of the scores
                 labels = xp.asarray(check_labels("t", t, len(x), y.shape[-1] if y.ndim == 2 else None))
             correct += int((y.argmax(axis=1) == labels[i : i + batch_size]).sum())
         return correct / len(x)
