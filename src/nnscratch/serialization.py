@@ -288,7 +288,7 @@ def _build(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> t
     try:
         model = Sequential.from_config(meta["architecture"], {k: xp.asarray(v) for k, v in state.items()})
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ModelFileError(f"{path}: arrays do not fit the architecture: {exc}") from exc
+        raise ModelFileError(f"{path}: the architecture in the header cannot be rebuilt: {exc}") from exc
     got = model.state_dict()
     if set(got) != set(state):
         missing = sorted(set(got) - set(state))
