@@ -7,10 +7,11 @@ OUT    ?= runs
 
 PRETRAINED ?= ch3 twolayer mlp simplecnn deepcnn
 
-.PHONY: help venv demo test test-full accuracy bench experiments pretrained notebooks clean
+.PHONY: help venv demo-venv demo shell test test-full accuracy bench experiments pretrained notebooks clean
 
 help:
-	@echo "make demo         set up .venv, get MNIST, train a MultiLayerNet, print its test accuracy, write figures"
+	@echo "make demo         set up .venv (numpy, matplotlib, tqdm), get MNIST, train a MultiLayerNet, print its test accuracy, write figures"
+	@echo "make shell        a shell with .venv/bin (nnscratch) on its PATH"
 	@echo "make test         set up .venv and run the whole test suite (no network, a few minutes)"
 	@echo "make test-full    the full-size accuracy runs (MLP, TwoLayerNet, SimpleConvNet, DeepConvNet; ~30 min)"
 	@echo "make bench        speed against PyTorch CPU (as-is and with OPENBLAS_* unset) and peak memory"
@@ -26,10 +27,24 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-demo: venv
+# the demo needs the core (numpy) plus figures and a progress bar, not the test extra (PyTorch, browsers, ...)
+$(VENV)/.installed-demo: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e '.[plot,progress]'
+	touch $@
+
+demo-venv: $(VENV)/.installed-demo
+
+demo: demo-venv
 	$(NNS) data
 	$(NNS) train --model mlp --epochs 5 --out $(OUT)/demo
 	$(NNS) evaluate $(OUT)/demo/model.npz
+	@echo
+	@echo "nnscratch is installed in $(VENV): run $(NNS) --help, or 'make shell' (or '. $(VENV)/bin/activate') to have nnscratch on your PATH"
+
+shell: demo-venv
+	@echo "a shell with $(VENV)/bin on its PATH: try 'nnscratch --help'; 'exit' leaves it"
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" VIRTUAL_ENV="$(CURDIR)/$(VENV)" $${SHELL:-/bin/sh} -i
 
 test: venv
 	$(PY) -m pytest -q -m "not slow"

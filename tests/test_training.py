@@ -160,7 +160,7 @@ def test_without_guard_and_with_bad_input_errors_stay_value_errors(data):
 def test_early_stopping(data):
     x, t, xt, tt = data
     stop = EarlyStopping(monitor="test_acc", patience=2)
-    tr = Trainer(TwoLayerNet(10, 8, 3, seed=0), x, t, xt, tt, epochs=20, optimizer_param={"lr": 0.0},
+    tr = Trainer(TwoLayerNet(10, 8, 3, seed=0), x, t, xt, tt, epochs=20, optimizer_param={"lr": 1e-12},
                  verbose=False, seed=0, callbacks=[stop])
     h = tr.train()
     assert h.epochs == 3 and stop.stopped_epoch == 3 and tr.stop_training

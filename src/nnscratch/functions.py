@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import backend
-from .validation import check_int
+from .validation import check_int, check_labels
 
 
 def step_function(x: Any) -> Any:
@@ -96,28 +96,9 @@ def mean_squared_error(y: Any, t: Any) -> Any:
 
 
 def _as_label_indices(t: Any, n_rows: int, n_classes: int) -> Any:
-    """Labels as int indices: accepts integer labels (N,) or one-hot (N, C); validates both."""
-    xp = backend.xp
-    t = xp.asarray(t)
-    if t.ndim == 2:
-        if t.shape != (n_rows, n_classes):
-            raise ValueError(f"one-hot labels must have shape ({n_rows}, {n_classes}), got {t.shape}")
-        return t.argmax(axis=1)
-    if t.ndim != 1:
-        raise ValueError(f"labels must be 1-D class indices or 2-D one-hot, got shape {t.shape}")
-    if t.shape[0] != n_rows:
-        raise ValueError(f"got {t.shape[0]} labels for a batch of {n_rows} predictions")
-    if t.dtype == bool or not (xp.issubdtype(t.dtype, xp.integer) or xp.issubdtype(t.dtype, xp.floating)):
-        raise ValueError(f"labels must be integer class indices, got dtype {t.dtype}")
-    if not xp.issubdtype(t.dtype, xp.integer):
-        if t.size and not bool(xp.all(t == xp.round(t))):
-            raise ValueError(f"labels must be integers, got dtype {t.dtype} with fractional values")
-        t = t.astype(np.int64)
-    if t.size and (int(t.min()) < 0 or int(t.max()) >= n_classes):
-        raise ValueError(
-            f"labels must lie in [0, {n_classes - 1}], got values from {int(t.min())} to {int(t.max())}"
-        )
-    return t
+    """Labels as int indices: accepts integer labels (N,) or one-hot (N, C); validates both
+    (:func:`~nnscratch.validation.check_labels`: rank, integer-ness, length, range, one-hot width)."""
+    return backend.xp.asarray(check_labels("t", t, n_rows, n_classes))
 
 
 def _batchify(y: Any, t: Any) -> tuple[Any, Any]:

@@ -9,7 +9,12 @@ import math
 from typing import Any, Callable, Mapping
 
 from . import backend
-from .validation import check_int, check_number
+from .validation import check_int, check_number, check_positive
+
+
+def _finite(name: str, value: Any) -> float:
+    """A finite number >= 0 (weight decay, a scheduled rate)."""
+    return check_number(name, value, 0.0, math.inf, hi_open=True)
 
 Schedule = Callable[[int], float]
 
@@ -21,9 +26,9 @@ class StepDecay:
     name = "step"
 
     def __init__(self, lr: float, step_size: int, gamma: float = 0.1) -> None:
-        self.lr = check_number("lr", lr, 0.0)
+        self.lr = check_positive("lr", lr)
         self.step_size = check_int("step_size", step_size, 1)
-        self.gamma = check_number("gamma", gamma, 0.0)
+        self.gamma = _finite("gamma", gamma)
 
     def __call__(self, step: int) -> float:
         return self.lr * self.gamma ** (int(step) // self.step_size)
@@ -37,9 +42,9 @@ class CosineDecay:
     name = "cosine"
 
     def __init__(self, lr: float, total_steps: int, min_lr: float = 0.0) -> None:
-        self.lr = check_number("lr", lr, 0.0)
+        self.lr = check_positive("lr", lr)
         self.total_steps = check_int("total_steps", total_steps, 1)
-        self.min_lr = check_number("min_lr", min_lr, 0.0)
+        self.min_lr = _finite("min_lr", min_lr)
 
     def __call__(self, step: int) -> float:
         k = min(int(step), self.total_steps)
@@ -84,19 +89,29 @@ class Optimizer:
 
     def __init__(self, lr: float = 0.01, *, lr_schedule: Schedule | Mapping[str, Any] | None = None,
                  weight_decay: float = 0.0) -> None:
-        self.lr = check_number("lr", lr, 0.0)
-        self.weight_decay = check_number("weight_decay", weight_decay, 0.0)
+        # a constant rate must move the weights (lr > 0); under a schedule the schedule sets it (0 allowed)
+        self.lr = check_positive("lr", lr) if lr_schedule is None else _finite("lr", lr)
+        self.weight_decay = _finite("weight_decay", weight_decay)
         self.lr_schedule = None if lr_schedule is None else get_schedule(lr_schedule)
         self.iter = 0
         self.state: dict[str, dict[str, Any]] = {s: {} for s in self.slots + self.counters}
         if self.lr_schedule is not None:
-            self.lr = float(self.lr_schedule(self.iter))  # the lr the next update will use
+            self.lr = self._scheduled()  # the lr the next update will use
+
+    def _scheduled(self) -> float:
+        """The schedule's rate for the next update, checked: a finite number >= 0."""
+        rate = self.lr_schedule(self.iter)
+        try:
+            return _finite("lr", rate)
+        except ValueError:
+            raise ValueError(f"lr_schedule returned {rate!r} at step {self.iter}; "
+                             "a learning rate must be a finite number >= 0") from None
 
     def update(self, params: Mapping[str, Any], grads: Mapping[str, Any]) -> None:
         """One step on every parameter: params[name] is changed in place using grads[name]."""
         triples = self._checked(params, grads)  # validate everything before moving anything
         if self.lr_schedule is not None:
-            self.lr = float(self.lr_schedule(self.iter))
+            self.lr = self._scheduled()
         self.iter += 1
         for name, p, g in triples:
             if self.weight_decay:
@@ -161,7 +176,7 @@ class Optimizer:
                                  f"expected '<slot>/<name>' with slot in {sorted(state)}")
             value = d[key]
             state[slot][name] = int(value) if slot in self.counters else backend.xp.array(value, copy=True)
-        self.iter, self.lr, self.state = int(d["iter"]), float(d["lr"]), state
+        self.iter, self.lr, self.state = check_int("iter", int(d["iter"]), 0), _finite("lr", d["lr"]), state
 
     def get_config(self) -> dict[str, Any]:
         """JSON-able constructor kwargs: ``type(opt)(**opt.get_config())`` rebuilds it (without state)."""
@@ -221,7 +236,7 @@ class AdaGrad(Optimizer):
 
     def __init__(self, lr: float = 0.01, eps: float = 1e-7, **kwargs: Any) -> None:
         super().__init__(lr, **kwargs)
-        self.eps = check_number("eps", eps, 0.0)
+        self.eps = _finite("eps", eps)
 
     def _step(self, name: str, p: Any, g: Any) -> None:
         h = self._slot("h", name, p)
@@ -237,7 +252,7 @@ class RMSprop(Optimizer):
     def __init__(self, lr: float = 0.01, decay_rate: float = 0.99, eps: float = 1e-7, **kwargs: Any) -> None:
         super().__init__(lr, **kwargs)
         self.decay_rate = check_number("decay_rate", decay_rate, 0.0, 1.0, hi_open=True)
-        self.eps = check_number("eps", eps, 0.0)
+        self.eps = _finite("eps", eps)
 
     def _step(self, name: str, p: Any, g: Any) -> None:
         h = self._slot("h", name, p)
@@ -261,7 +276,7 @@ class Adam(Optimizer):
         super().__init__(lr, **kwargs)
         self.beta1 = check_number("beta1", beta1, 0.0, 1.0, hi_open=True)
         self.beta2 = check_number("beta2", beta2, 0.0, 1.0, hi_open=True)
-        self.eps = check_number("eps", eps, 0.0)
+        self.eps = _finite("eps", eps)
 
     def _step(self, name: str, p: Any, g: Any) -> None:
         xp, b1, b2, t = backend.xp, self.beta1, self.beta2, self._tick(name)

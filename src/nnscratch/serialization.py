@@ -6,7 +6,9 @@ Layout: ``param/<flat name>`` for every model array, ``optim/<key>`` for optimiz
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import struct
 import zipfile
 import zlib
@@ -63,6 +65,11 @@ def _is_array(v: Any) -> bool:
 
 def save(model: Any, path: str | os.PathLike[str], optimizer: Any = None, extra: Any = None) -> Path:
     """Write ``model`` (+ optional optimizer state and JSON-able ``extra``) atomically to ``path`` (.npz)."""
+    if not all(callable(getattr(model, m, None)) for m in ("state_dict", "get_config")):
+        raise TypeError(f"model must be a network (a Sequential with state_dict() and get_config()), "
+                        f"got {type(model).__name__}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path (str or os.PathLike), got {type(path).__name__}")
     path = _with_suffix(path)
     arrays: dict[str, np.ndarray] = {}
     shapes: dict[str, Any] = {}
@@ -108,40 +115,156 @@ def save(model: Any, path: str | os.PathLike[str], optimizer: Any = None, extra:
     return atomic_write(path, write)  # fsync, then rename
 
 
+#: the largest JSON header read (a checkpoint's history of a long run is a few MB)
+MAX_HEADER_BYTES = 64 * 2**20
+#: the deepest nesting of lists/objects the header may have (ours is about 8 deep)
+MAX_HEADER_DEPTH = 64
+#: room for an .npy member's own header (magic, version, length, the dict padded to 64 bytes)
+NPY_HEADER_MAX = 4096
+#: the dtypes a model file's arrays may have (model: floats; optimizer state: floats and counters)
+ARRAY_DTYPES = ("float16", "float32", "float64", "int32", "int64", "uint8")
+
+
+def _fail(path: Path, what: str) -> ModelFileError:
+    return ModelFileError(f"{path}: {what}")
+
+
+def _json_depth(raw: bytes) -> int:
+    """The deepest nesting of [ and { in JSON text, outside strings (linear, in C via re and NumPy)."""
+    text = re.sub(rb'"[^"]*"', b'""', re.sub(rb"\\\\.", b"", raw))  # drop escapes, then string bodies
+    b = np.frombuffer(text, dtype=np.uint8)
+    step = np.isin(b, (ord("["), ord("{"))).astype(np.int64) - np.isin(b, (ord("]"), ord("}")))
+    return int(np.cumsum(step).max()) if step.size else 0
+
+
+def _npy_spec(path: Path, where: str, spec: Any) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) of one header entry {"shape": [...], "dtype": name}, checked."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("shape"), list) or spec.get("dtype") not in ARRAY_DTYPES:
+        raise _fail(path, f"header entry for array {where!r} must be {{'shape': [ints], 'dtype': one of "
+                          f"{list(ARRAY_DTYPES)}}}, got {str(spec)[:200]}")
+    shape = spec["shape"]
+    if len(shape) > 8 or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**40 for d in shape):
+        raise _fail(path, f"header shape of array {where!r} must be up to 8 non-negative integers, got {shape[:10]}")
+    return tuple(shape), np.dtype(spec["dtype"])
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, name: str,
+                 shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """One .npy member whose size, shape and dtype were promised by the header; read into a fresh array."""
+    nbytes = math.prod(shape) * dtype.itemsize
+    if info.file_size > nbytes + NPY_HEADER_MAX or info.file_size < nbytes:
+        raise _fail(path, f"array {name!r} takes {info.file_size:,} bytes in the archive, but the header declares "
+                          f"{shape} {dtype.name} ({nbytes:,} bytes of data): refused before reading it")
+    with zf.open(info) as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+            if version not in reader:
+                raise ValueError(f"unsupported .npy version {version}")
+            got_shape, fortran, got_dtype = reader[version](f, max_header_size=NPY_HEADER_MAX)
+        except ValueError as exc:
+            raise _fail(path, f"array {name!r} is not a valid .npy array ({str(exc)[:200]})") from None
+        if tuple(got_shape) != shape or got_dtype != dtype:
+            raise _fail(path, f"array {name!r} has shape {tuple(got_shape)} {got_dtype}, the header declares "
+                              f"{shape} {dtype.name}")
+        out = np.empty(shape[::-1] if fortran else shape, dtype=dtype)
+        view = memoryview(out.reshape(-1)).cast("B") if out.size else memoryview(b"")
+        done = 0
+        while done < nbytes:
+            n = f.readinto(view[done:])
+            if not n:
+                raise _fail(path, f"array {name!r} is truncated ({done:,} of {nbytes:,} bytes)")
+            done += n
+        if f.read(1):
+            raise _fail(path, f"array {name!r} has bytes after its data")
+    return out.T if fortran else out
+
+
+def _read_meta(zf: zipfile.ZipFile, path: Path) -> dict[str, Any]:
+    """The JSON header (``__meta__.npy``, uint8), size- and depth-bounded, with format and version checked."""
+    try:
+        info = zf.getinfo(META_KEY + ".npy")
+    except KeyError:
+        raise _fail(path, f"not an nnscratch model file (no {META_KEY!r} entry)") from None
+    if info.file_size > MAX_HEADER_BYTES + NPY_HEADER_MAX:
+        raise _fail(path, f"header of {info.file_size:,} bytes is larger than the {MAX_HEADER_BYTES:,} allowed")
+    with zf.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = reader(f, max_header_size=NPY_HEADER_MAX)
+        if len(shape) != 1 or dtype != np.uint8:
+            raise _fail(path, f"corrupt header: {META_KEY} must be 1-D uint8, got {shape} {dtype}")
+        raw = f.read(MAX_HEADER_BYTES + 1)
+    if len(raw) != shape[0]:
+        raise _fail(path, f"corrupt header: {len(raw)} bytes where {shape[0]} are declared")
+    if (depth := _json_depth(raw)) > MAX_HEADER_DEPTH:
+        raise _fail(path, f"corrupt header: JSON nested {depth} deep (at most {MAX_HEADER_DEPTH} allowed)")
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise _fail(path, f"corrupt header ({str(exc)[:200]})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        got = meta.get("format") if isinstance(meta, dict) else None
+        raise _fail(path, f"not an nnscratch model file (format {str(got)[:100]!r})")
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise _fail(path, f"unknown format_version {str(version)[:50]} (this nnscratch reads {FORMAT_VERSION}); "
+                          "upgrade nnscratch")
+    for key, kind in (("architecture", dict), ("arrays", dict), ("extra", object)):
+        if key not in meta or not isinstance(meta[key], kind):
+            raise _fail(path, f"corrupt header: {key!r} must be a {kind.__name__}, got {type(meta.get(key)).__name__}")
+    if meta.get("optimizer") is not None and not (isinstance(meta["optimizer"], dict)
+                                                  and isinstance(meta["optimizer"].get("arrays", {}), dict)):
+        raise _fail(path, "corrupt header: 'optimizer' must be a dict with an 'arrays' dict")
+    if not isinstance(meta.get("training", True), bool):
+        raise _fail(path, f"corrupt header: 'training' must be true or false, got {meta['training']!r}")
+    return meta
+
+
 def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Every array of the file plus the decoded header; any corruption becomes ModelFileError."""
+    """The decoded header plus every array, each checked from the zip directory before it is decompressed:
+    a member must be the ``.npy`` of the shape and dtype the header declares, and no bigger."""
     if not path.exists():
         alt = _with_suffix(path)
         if alt.exists():
             path = alt
         else:
             raise ModelFileError(f"{path}: no such model file")
+    if path.is_dir():
+        raise ModelFileError(f"{path}: a directory, not a model file")
     try:
-        with open(path, "rb") as f:  # our own handle: np.load leaks its own when the zip is corrupt
-            data = np.load(f, allow_pickle=False)
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise ModelFileError(f"{path}: not an nnscratch model file (a single array, not an .npz archive)")
-            with data:
-                arrays = {k: data[k] for k in data.files}
+        with open(path, "rb") as fh:
+            if fh.read(6) == b"\x93NUMPY":
+                raise _fail(path, "not an nnscratch model file (a single array, not an .npz archive)")
+            fh.seek(0)
+            with zipfile.ZipFile(fh) as zf:
+                meta = _read_meta(zf, path)
+                expected = {META_KEY: None}
+                model_dtype = meta.get("dtype")
+                for name, spec in meta["arrays"].items():
+                    expected[PARAM_PREFIX + name] = _npy_spec(path, name, spec)
+                    if spec["dtype"] != model_dtype:
+                        raise _fail(path, f"array {name!r} is {spec['dtype']} but the header's model dtype is "
+                                          f"{str(model_dtype)[:30]!r}")
+                for name, spec in ((meta.get("optimizer") or {}).get("arrays") or {}).items():
+                    expected[OPTIM_PREFIX + name] = _npy_spec(path, name, spec)
+                infos = {}
+                for info in zf.infolist():
+                    if not info.filename.endswith(".npy") or info.is_dir():
+                        raise _fail(path, f"archive member {info.filename[:100]!r} is not an .npy array")
+                    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                        raise _fail(path, f"archive member {info.filename[:100]!r} uses an unsupported compression")
+                    infos[info.filename[:-4]] = info
+                missing, unexpected = key_mismatch(expected, infos)
+                if missing or unexpected:
+                    raise _fail(path, f"arrays do not match the header: missing {missing[:20]}, "
+                                      f"unexpected {unexpected[:20]}")
+                arrays = {k: _read_member(zf, infos[k], path, k, *expected[k]) for k in expected if k != META_KEY}
     except ModelFileError:
         raise
     except (OSError, ValueError, EOFError, KeyError, IndexError, zipfile.BadZipFile, RuntimeError,
             NotImplementedError, struct.error, zlib.error, OverflowError, MemoryError) as exc:
-        raise ModelFileError(f"{path}: not a readable .npz file (truncated or corrupt?): {exc}") from exc
-    if isinstance(arrays, np.ndarray) or META_KEY not in arrays:
-        raise ModelFileError(f"{path}: not an nnscratch model file (no {META_KEY!r} entry)")
-    raw = arrays.pop(META_KEY)
-    try:
-        meta = json.loads(raw.astype(np.uint8).tobytes().decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{path}: corrupt header ({exc})") from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: not an nnscratch model file (format {meta.get('format') if isinstance(meta, dict) else None!r})")
-    version = meta.get("format_version")
-    if version != FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path}: unknown format_version {version!r} (this nnscratch reads {FORMAT_VERSION}); upgrade nnscratch"
-        )
+        raise ModelFileError(f"{path}: not a readable .npz file (truncated or corrupt?): {str(exc)[:300]}") from exc
     return meta, arrays
 
 
@@ -164,8 +287,8 @@ def _build(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> t
     _check_arrays(path, "model", state, meta.get("arrays") or {})
     try:
         model = Sequential.from_config(meta["architecture"], {k: xp.asarray(v) for k, v in state.items()})
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(f"{path}: arrays do not fit the architecture: {exc}") from exc
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelFileError(f"{path}: the architecture in the header cannot be rebuilt: {exc}") from exc
     got = model.state_dict()
     if set(got) != set(state):
         missing = sorted(set(got) - set(state))
@@ -179,7 +302,7 @@ def _build(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> t
         try:
             optimizer = get_optimizer(opt_meta["class"], **opt_meta["config"])
             optimizer.load_state_dict({**opt_meta["scalars"], **{k: xp.asarray(v) for k, v in opt_arrays.items()}})
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelFileError(f"{path}: cannot restore the optimizer: {exc}") from exc
     return model, optimizer
 

@@ -22,7 +22,8 @@ from .models.tasks import attach_preprocessing, model_task, regression_scores
 from .optimizers import Optimizer, get_optimizer
 from .preprocessing import Preprocessor, make_preprocessor
 from .step import Diverged, train_step
-from .validation import check_int
+from .layers.loss import SoftmaxWithLoss
+from .validation import check_int, check_labels, check_real_array
 
 __all__ = ["Trainer", "History", "Callback", "ProgressBar", "Checkpoint", "EarlyStopping", "NaNGuard",
            "TrainingDiverged", "latest_checkpoint"]
@@ -42,6 +43,14 @@ def _layer_generators(network: Any) -> dict[str, np.random.Generator]:
 
 def _as_data(x: Any) -> Any:
     return x if x is None or hasattr(x, "shape") else np.asarray(x)
+
+
+def _num_classes(network: Any, x: Any) -> int | None:
+    """The number of classes a softmax network scores (its output width on one sample), else None."""
+    if not isinstance(getattr(network, "last_layer", None), SoftmaxWithLoss):
+        return None
+    y = network.predict(x[:1])
+    return int(y.shape[-1]) if getattr(y, "ndim", 0) == 2 else None
 
 
 def _count_keys(callbacks: list[Callback]) -> list[tuple[str, Callback]]:
@@ -104,6 +113,14 @@ class Trainer:
                 raise ValueError(f"x_{name} has {len(x)} samples but t_{name} has {len(t)} labels")
         if self.x_train is None or len(self.x_train) == 0:
             raise ValueError("x_train must hold at least one sample")
+        sets = (("train", self.x_train, self.t_train), ("test", self.x_test, self.t_test), ("val", self.x_val, self.t_val))
+        for name, x, _ in sets:
+            if x is not None:
+                check_real_array(f"x_{name}", x)
+        classes = _num_classes(network, self.x_train)
+        for name, x, t in sets:
+            if x is not None and classes is not None:  # class labels: range, integer-ness, rank, one-hot width
+                check_labels(f"t_{name}", t, len(x), classes)
         self.epochs, self.batch_size = check_int("epochs", epochs, 0), check_int("mini_batch_size", mini_batch_size, 1)
         self.eval_batch_size, self.verbose = check_int("eval_batch_size", eval_batch_size, 1), bool(verbose)
         n_eval = evaluate_sample_num_per_epoch

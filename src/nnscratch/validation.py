@@ -74,10 +74,75 @@ def check_choice(name: str, value: Any, choices: Collection[Any]) -> Any:
     return value
 
 
+#: dtype kinds a numeric input may have: bool, signed and unsigned integers, floats (cast to float)
+REAL_KINDS = "biuf"
+_KIND_NAMES = {"c": "complex", "M": "datetime", "m": "timedelta", "O": "object", "U": "string", "S": "bytes",
+               "V": "structured (void)"}
+
+
+def check_real_array(name: str, value: Any) -> np.ndarray:
+    """``value`` as an array of real numbers (bool, int, uint or float dtype); ``TypeError`` otherwise.
+
+    Complex inputs would lose their imaginary part, datetimes and objects have no meaning as pixel
+    values, so they are refused by name instead of being cast.
+    """
+    try:
+        a = np.asarray(value) if not (hasattr(value, "dtype") and hasattr(value, "shape")) else value
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of real numbers, got {type(value).__name__} ({exc})") from None
+    kind = np.dtype(a.dtype).kind
+    if kind not in REAL_KINDS:
+        raise TypeError(f"{name} must be an array of real numbers (bool, int or float), "
+                        f"got {_KIND_NAMES.get(kind, kind)} dtype {a.dtype}")
+    return a
+
+
+def check_labels(name: str, t: Any, n: int | None = None, num_classes: int | None = None) -> np.ndarray:
+    """Class labels as int64 indices (N,): integer labels (N,) (integral floats too) or one-hot (N, C).
+
+    Checks the rank (1-D or 2-D), that the values are whole numbers (not bool, not NaN, not strings),
+    the length against ``n`` (the number of inputs) and, with ``num_classes``, the range
+    [0, num_classes) and the one-hot width. Raises ValueError naming ``name``.
+    """
+    try:
+        a = t if hasattr(t, "dtype") and hasattr(t, "ndim") else np.asarray(t)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be integer class labels, got {type(t).__name__} ({exc})") from None
+    kind = np.dtype(a.dtype).kind
+    if kind == "b" or kind not in "iuf":
+        raise ValueError(f"{name} must be integer class labels or one-hot rows, got dtype {a.dtype}")
+    if a.ndim not in (1, 2):
+        raise ValueError(f"{name} must be 1-D class labels (N,) or 2-D one-hot (N, C), got shape {tuple(a.shape)}")
+    if n is not None and a.shape[0] != n:
+        raise ValueError(f"{name}: got {a.shape[0]} labels for a batch of {n} inputs; expected one label per input")
+    if a.ndim == 2:
+        if num_classes is not None and a.shape[1] != num_classes:
+            raise ValueError(f"{name}: one-hot labels must have shape ({a.shape[0]}, {num_classes}) "
+                             f"({num_classes} classes), got {tuple(a.shape)}")
+        if kind == "f" and a.size and not bool(np.isfinite(a).all()):
+            raise ValueError(f"{name}: one-hot labels contain NaN or inf")
+        return np.asarray(a.argmax(axis=1), dtype=np.int64)
+    a = np.asarray(a)
+    if kind == "f" and a.size:
+        if not bool(np.isfinite(a).all()):
+            raise ValueError(f"{name} must be integer class labels, got NaN or inf")
+        if not bool((a == np.round(a)).all()):
+            raise ValueError(f"{name}: labels must be integers, got fractional values such as {a[a != np.round(a)][0]!r}")
+    labels = a.astype(np.int64, copy=False)
+    if labels.size:
+        lo, hi = int(labels.min()), int(labels.max())
+        top = None if num_classes is None else num_classes - 1
+        if lo < 0 or (top is not None and hi > top) or (kind == "u" and hi != a.max()):
+            expected = f"lie in [0, {top}]" if top is not None else "be >= 0"
+            raise ValueError(f"{name}: labels must {expected} (class indices), got values from {lo} to {hi}")
+    return labels
+
+
 def key_mismatch(expected: Iterable[str], got: Iterable[str]) -> tuple[list[str], list[str]]:
     """(missing, unexpected): the keys of ``expected`` not in ``got``, and of ``got`` not in ``expected``, sorted."""
     expected, got = set(expected), set(got)
     return sorted(expected - got), sorted(got - expected)
 
 
-__all__ = ["check_choice", "check_int", "check_number", "check_positive", "key_mismatch"]
+__all__ = ["REAL_KINDS", "check_choice", "check_int", "check_labels", "check_number", "check_positive",
+           "check_real_array", "key_mismatch"]

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import onnx_export
+from ..argtypes import positive_int
 from ..datasets import load_mnist_sample
 from ..pretrained import load_model_or_pretrained
 
@@ -29,7 +30,7 @@ def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -
     p.add_argument("--input", choices=tuple(INPUT_SHAPES), default="auto",
                    help="input shape: image (N, 1, 28, 28), flat (N, 784); auto: image for ConvNets, flat otherwise "
                         "(a fully connected net given images starts with a Flatten)")
-    p.add_argument("--opset", type=int, default=None, help="ONNX opset, >= 15 (default 17)")
+    p.add_argument("--opset", type=positive_int, default=None, help="ONNX opset, >= 15 (default 17)")
     p.add_argument("--verify", action="store_true",
                    help="run the file in onnxruntime on the shipped sample's 1000 test images and compare with nnscratch")
     p.set_defaults(func=run)

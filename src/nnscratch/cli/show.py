@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..argtypes import nonnegative_int, positive_int
 from ..datasets import DATASET_REGISTRY, get_dataset, load_dataset
 from ..plotting import show_image
 
@@ -19,11 +20,11 @@ def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -
                               formatter_class=formatter_class,
                               description="Show one image or a grid of images of a data set, titled with their labels. "
                                           "Example: nnscratch show 0 1 2 --split train --out digits.png")
-    p.add_argument("index", nargs="*", type=int, default=[0], help="image indices (default: 0)")
+    p.add_argument("index", nargs="*", type=nonnegative_int, default=[0], help="image indices (default: 0)")
     p.add_argument("--dataset", choices=list(DATASET_REGISTRY), default="mnist", help="which data set")
     p.add_argument("--split", choices=("train", "test"), default="train", help="training or test images")
     p.add_argument("--out", default=None, metavar="OUT.png", help="write a PNG instead of opening a window")
-    p.add_argument("--cols", type=int, default=None, help="images per row (default: up to 10)")
+    p.add_argument("--cols", type=positive_int, default=None, help="images per row (default: up to 10)")
     p.set_defaults(func=run)
     return p
 
@@ -33,11 +34,9 @@ def run(args: argparse.Namespace) -> int:
     (x, t), (xt, tt) = load_dataset(args.dataset, normalize=False)
     images, labels = (x, t) if args.split == "train" else (xt, tt)
     n = len(images)
-    bad = [i for i in args.index if not -n <= i < n]
+    bad = [i for i in args.index if not 0 <= i < n]
     if bad:
         raise ValueError(f"index must be in [0, {n}) for the {args.dataset} {args.split} split, got {bad}")
-    if args.cols is not None and args.cols < 1:
-        raise ValueError(f"--cols must be a positive int, got {args.cols}")
     names = list(get_dataset(args.dataset).class_names)
     idx = np.asarray(args.index)
     shown = [names[int(k)] for k in np.asarray(labels)[idx]]

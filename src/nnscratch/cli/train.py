@@ -11,14 +11,17 @@ import numpy as np
 
 from .. import serialization
 from ..augmentation import Augmenter
-from ..argtypes import init_spec, int_list, thread_count, with_threads
-from ..callbacks import Checkpoint, ProgressBar
+from ..argtypes import (init_spec, int_list, nonnegative_float, nonnegative_int, positive_float, positive_int,
+                        probability, thread_count, with_threads)
+from ..callbacks import ProgressBar
 from ..datasets import DATASET_REGISTRY, get_dataset, load_dataset, train_val_split
 from ..models import MODEL_REGISTRY, get_model
 from ..optimizers import OPTIMIZER_NAMES
 from ..plotting import plot_history
 from ..preprocessing import PREPROCESS_CHOICES
 from ..training import Trainer
+from .runs import (RunCheckpoint, check_model_options, given_options, interrupted_message, restore_options,
+                   run_options)
 
 #: the command's learning rate per optimizer when --lr is not given (SGD: the book's 0.1 for MNIST)
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01, "rmsprop": 0.001, "adam": 0.001,
@@ -37,27 +40,28 @@ def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -
                    help="hidden layer sizes (mlp default 512,256; twolayer default 50)")
     t.add_argument("--dataset", choices=list(DATASET_REGISTRY), default="mnist",
                    help="mnist-sample is the small sample shipped in the package")
-    t.add_argument("--epochs", type=int, default=10, help="shuffled passes over the training data")
-    t.add_argument("--batch-size", type=int, default=100, help="mini-batch size")
+    t.add_argument("--epochs", type=positive_int, default=10, help="shuffled passes over the training data")
+    t.add_argument("--batch-size", type=positive_int, default=100, help="mini-batch size")
     t.add_argument("--optimizer", choices=OPTIMIZER_NAMES, default="adam", help="update rule (ch. 6.1)")
-    t.add_argument("--lr", type=float, default=None, help="learning rate (default per optimizer: sgd 0.1, adam 0.001, ...)")
+    t.add_argument("--lr", type=positive_float, default=None, help="learning rate (default per optimizer: sgd 0.1, adam 0.001, ...)")
     t.add_argument("--schedule", choices=("cosine", "step", "none"), default="cosine",
                    help="learning-rate schedule over the run: cosine decay to 0, step (x0.1 every third), or constant")
-    t.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay lambda (ch. 6.4.1), mlp only")
-    t.add_argument("--dropout", type=float, default=0.0, help="dropout ratio after each hidden layer (0 = off), mlp only")
+    t.add_argument("--weight-decay", type=nonnegative_float, default=0.0, help="L2 weight decay lambda (ch. 6.4.1), mlp only")
+    t.add_argument("--dropout", type=probability, default=0.0, help="dropout ratio after each hidden layer (0 = off), mlp only")
     t.add_argument("--batchnorm", action="store_true", help="batch normalization after each hidden Affine (ch. 6.3), mlp only")
     t.add_argument("--activation", choices=("relu", "sigmoid", "tanh"), default="relu", help="hidden activation, mlp only")
     t.add_argument("--init", type=init_spec, default="auto",
                    help="weight init: a std like 0.01, 'xavier', 'he', or 'auto' (the model's book default)")
-    t.add_argument("--seed", type=int, default=0, help="seed for initialisation, shuffling and dropout")
-    t.add_argument("--train-size", type=int, default=None, help="use only the first N training images")
-    t.add_argument("--val-split", type=float, default=0.0, help="hold out this fraction of training data for validation")
-    t.add_argument("--eval-samples", type=int, default=10000,
+    t.add_argument("--seed", type=nonnegative_int, default=0, help="seed for initialisation, shuffling and dropout")
+    t.add_argument("--train-size", type=positive_int, default=None, help="use only the first N training images")
+    t.add_argument("--val-split", type=probability, default=0.0, help="hold out this fraction of training data for validation")
+    t.add_argument("--eval-samples", type=nonnegative_int, default=10000,
                    help="per-epoch accuracies use the first N training/validation/test images (0 = all)")
     t.add_argument("--preprocess", choices=PREPROCESS_CHOICES, default="none",
                    help="fitted on the training images and saved in the model (ch. 3.6.2): normalize (min-max), "
                         "standardize (zero mean, unit variance per pixel), whiten (ZCA, epsilon 0.1)")
-    t.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue from a checkpoint.npz written by an earlier run")
+    t.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue from a checkpoint.npz written by an earlier run, with that run's options "
+                        "(any option given here overrides the saved one)")
     t.add_argument("--out", default="runs/train", help="directory receiving model.npz, history.json, training.png")
     t.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
     t.add_argument("--augment", action="store_true",
@@ -66,7 +70,7 @@ def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -
     t.add_argument("--threads", type=thread_count, default=None, metavar="N",
                    help="BLAS and kernel threads (threadpoolctl), e.g. 1 on a machine shared with other work "
                         "(default: OPENBLAS_NUM_THREADS or all cores)")
-    t.set_defaults(func=run)
+    t.set_defaults(func=run, _parser=t)
     return t
 
 
@@ -85,7 +89,14 @@ def optimizer_param(args: argparse.Namespace, n_train: int) -> dict[str, Any]:
 @with_threads
 def run(args: argparse.Namespace) -> int:
     """Train, then write model.npz, history.json and training.png (checkpoint.npz after every epoch)."""
+    given = given_options(args._parser, getattr(args, "argv", []))
+    if args.resume:
+        print(restore_options(args, given))  # the checkpoint's options, except those given again
+    check_model_options(args, given)
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is an existing file; --out names a directory (it receives model.npz, "
+                         "history.json, training.png, checkpoint.npz)")
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     (x_train, t_train), (x_test, t_test) = load_dataset(args.dataset)
@@ -98,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
         (x_train, t_train), (x_val, t_val) = train_val_split(x_train, t_train, val_ratio=args.val_split, seed=args.seed)
     model = get_model(args.model).build(args)
     param = optimizer_param(args, len(x_train))
-    callbacks: list[Any] = [Checkpoint(out / "checkpoint.npz")]
+    checkpoint = RunCheckpoint(out / "checkpoint.npz", run_options(args))
+    callbacks: list[Any] = [checkpoint]
     if not args.quiet:
         callbacks.append(ProgressBar())
     trainer = Trainer(
@@ -111,14 +123,21 @@ def run(args: argparse.Namespace) -> int:
     print(f"model: {args.model} ({model.num_params():,} parameters), optimizer: {args.optimizer} lr={param['lr']} "
           f"({args.schedule} schedule), "
           f"{args.epochs} epochs of batch {args.batch_size}")
-    history = trainer.train(resume_from=args.resume) if args.resume else trainer.train()
+    try:
+        history = trainer.train(resume_from=args.resume) if args.resume else trainer.train()
+    except KeyboardInterrupt:
+        print(interrupted_message(checkpoint, trainer, out), file=sys.stderr)
+        return 130
     test_acc = model.accuracy(x_test, t_test)
     extra = {"dataset": args.dataset, "class_names": list(get_dataset(args.dataset).class_names),
-             "test_acc": test_acc, "command": sys.argv[1:],
+             "test_acc": test_acc, "command": getattr(args, "argv", sys.argv[1:]),
              "preprocess": args.preprocess}
     model_path = serialization.save(model, out / "model.npz", extra=extra)
     history.save_json(out / "history.json")
-    figure = plot_history(history, out / "training.png", title=f"{args.model} on {args.dataset}")
+    try:
+        figure: Any = plot_history(history, out / "training.png", title=f"{args.model} on {args.dataset}")
+    except ImportError as exc:  # a numpy-only install: the numbers above are the result
+        figure = f"skipped ({exc})"
     epoch_times = history.to_dict().get("epoch_time", [])
     if epoch_times:
         print(f"time per epoch: {np.mean(epoch_times):.1f} s (total {sum(epoch_times):.1f} s)")

@@ -50,6 +50,17 @@ class DatasetSpec:
     title: str
     subdir: str
     sha256: dict[str, str] = field(default_factory=dict)
+    #: the verified shape of each array (part of "canonical": an IDX header could lie about it)
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    #: a hint added to the "not available" error (e.g. the Debian package that ships the files)
+    install_hint: str = ""
+
+
+#: one image's (height, width) in every MNIST-like data set
+IMAGE_HW = (28, 28)
+#: MNIST's and Fashion-MNIST's array shapes (60000 training and 10000 test images)
+MNIST_SHAPES = {"train_images": (60000, *IMAGE_HW), "train_labels": (60000,),
+                "test_images": (10000, *IMAGE_HW), "test_labels": (10000,)}
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -58,13 +69,14 @@ DATASETS: dict[str, DatasetSpec] = {
         "train_labels": "1feba77c54802fa5339a11837ea4b2866434b83314ec45192930f1df69120c13",
         "test_images": "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161",
         "test_labels": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
-    }),
+    }, MNIST_SHAPES),
     "fashion-mnist": DatasetSpec("fashion-mnist", "Fashion-MNIST", "fashion-mnist", {
         "train_images": "2e487a6c89124f78f2d7521542223cafe96f7123c3ca13d447772ac6ecbb3012",
         "train_labels": "657fbd221bfc9f4198cc14b5619cc33ec57c58dd0e47af4d99d6650759e869a7",
         "test_images": "c867c93ff95360594e8ec3287995350b824dd110b11595c0e13d5423f621867a",
         "test_labels": "3d0e6c6ea990b53b6f8f500a41cac93881d981b315f84578b7d915342ade01e9",
-    }),
+    }, MNIST_SHAPES, "On Debian or Ubuntu the package dataset-fashion-mnist provides them "
+                     "(sudo apt install dataset-fashion-mnist, into /usr/share/datasets/fashion-mnist)."),
 }
 
 _MEMO: dict[tuple, dict[str, np.ndarray]] = {}  # decoded read-only arrays keyed by file stats
@@ -100,11 +112,20 @@ def _spec(name: str) -> DatasetSpec:
 
 
 def verify_array(spec: DatasetSpec, key: str, arr: np.ndarray, origin: str) -> None:
-    """Raise ChecksumError unless ``arr`` is the expected uint8 array (images hashed as (N, 784))."""
+    """Raise ChecksumError unless ``arr`` is the expected uint8 array: dtype, rank, shape (images are
+    (N, 28, 28); the spec's shapes when it has them) and the SHA-256 of the bytes (images hashed as (N, 784)).
+
+    The shape is checked as well as the bytes: an IDX header saying 30000x56x28 over the right bytes
+    would otherwise pass and give images of the wrong size."""
     ndim = 3 if key.endswith("images") else 1
     if arr.dtype != np.uint8 or arr.ndim != ndim:
         raise ChecksumError(f"{origin}: expected a {ndim}-D uint8 array for {spec.title} {key}, "
                             f"got {arr.ndim}-D {arr.dtype}")
+    expected = spec.shapes.get(key)
+    if (expected is not None and arr.shape != tuple(expected)) or (ndim == 3 and arr.shape[1:] != IMAGE_HW):
+        want = tuple(expected) if expected is not None else f"(N, {IMAGE_HW[0]}, {IMAGE_HW[1]})"
+        raise ChecksumError(f"{origin}: shape {arr.shape} is not the canonical {want} of {spec.title} "
+                            f"{key.replace('_', ' ')} (the IDX header does not match the data)")
     digest = hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()
     if digest != spec.sha256[key]:
         raise ChecksumError(f"{origin}: SHA-256 {digest[:16]}... does not match the expected "
@@ -207,7 +228,7 @@ def load_arrays(name: str = "mnist", data_dir: str | os.PathLike | None = None,
         tried = "\n".join(f"  {i}. {src}: {why}" for i, (src, why) in enumerate(attempts, 1))
         raise DatasetUnavailableError(
             f"{spec.title} is not available: no source could provide it.\nTried:\n{tried}\n"
-            + _manual_help(spec, folder), attempts)
+            + _manual_help(spec, folder) + (f" {spec.install_hint}" if spec.install_hint else ""), attempts)
     if fetched:
         _save(fetched, folder, damaged, verbose)
     for arr in arrays.values():

@@ -9,7 +9,7 @@ import traceback
 from typing import Any
 
 from .. import experiments
-from ..argtypes import raw_description
+from ..argtypes import nonnegative_int, raw_description
 from .report import load_records, write_report
 
 
@@ -30,7 +30,7 @@ def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -
     p.add_argument("--out", default="runs/experiments", help="directory receiving the figures, JSON and index.html")
     p.add_argument("--quick", action="store_true",
                    help="small version (the shipped MNIST sample, fewer epochs/trials): each under a minute")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of every random choice")
     p.add_argument("--model", default=None, metavar="PATH",
                    help="a model file from `nnscratch train` to use instead of training one "
                         "(filters, misclassified, half-precision)")

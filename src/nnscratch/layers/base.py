@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from .. import backend
+from ..validation import check_real_array
 
 LAYER_REGISTRY: dict[str, type["Layer"]] = {}
 
@@ -64,7 +65,7 @@ class Layer:
 def float_input(x: Any, dtype: Any = None) -> Any:
     """``x`` as a float backend array: cast to ``dtype`` if given, else kept if already float."""
     xp = backend.xp
-    x = xp.asarray(x)
+    x = xp.asarray(check_real_array("x", x))
     if dtype is not None:
         return x.astype(dtype, copy=False)
     if not xp.issubdtype(x.dtype, xp.floating):
@@ -86,16 +87,26 @@ def check_dout(layer: Layer, dout: Any, shape: tuple[int, ...] | None) -> Any:
 def weight_and_bias(layer: str, W: Any, b: Any, ndim: int, w_shape: str) -> tuple[Any, Any]:
     """Validate W (ndim-D, float) and b (one entry per output); b takes W's dtype."""
     xp = backend.xp
-    W = xp.asarray(W)
+    W = xp.asarray(check_real_array(f"{layer} W", W))
     if not xp.issubdtype(W.dtype, xp.floating):
         W = W.astype(backend.default_dtype())
     if W.ndim != ndim:
         raise ValueError(f"{layer} needs a {ndim}-D weight W of shape {w_shape}, got shape {W.shape}")
+    if W.size == 0:
+        raise ValueError(f"{layer} weight W of shape {w_shape} must have no zero-size axis, got shape {W.shape}")
     outputs = W.shape[1] if ndim == 2 else W.shape[0]
-    b = xp.asarray(b)
+    b = xp.asarray(check_real_array(f"{layer} b", b))
     if b.shape != (outputs,):
         raise ValueError(f"{layer} bias b must have shape ({outputs},) to match W {W.shape}, got {b.shape}")
+    check_finite_array(f"{layer} W", W)
+    check_finite_array(f"{layer} b", b)
     return W, b.astype(W.dtype, copy=False)
+
+
+def check_finite_array(name: str, a: Any) -> None:
+    """ValueError naming ``name`` when ``a`` holds NaN or inf (a parameter that could never train)."""
+    if a.size and not bool(backend.xp.isfinite(a).all()):
+        raise ValueError(f"{name} contains NaN or inf")
 
 
 class WeightLayer(Layer):

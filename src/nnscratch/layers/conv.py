@@ -50,6 +50,8 @@ class Convolution(WeightLayer):
 
     def _out_hw(self, shape: tuple[int, ...], batch: bool = True) -> tuple[int, int]:
         W = self.params["W"]
+        if 0 in tuple(shape):
+            raise ValueError(f"Convolution input must have no zero-size axis, got shape {tuple(shape)}")
         oh_ow = output_hw(shape, W.shape[2], W.shape[3], self.stride, self.pad, "Convolution", batch)
         if shape[-3] != W.shape[1]:
             raise ValueError(f"Convolution with W of shape {tuple(W.shape)} expects {W.shape[1]} input channels, "

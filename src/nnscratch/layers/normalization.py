@@ -48,6 +48,14 @@ class BatchNormalization(Layer):
         self.grads = {k: xp.zeros_like(v) for k, v in self.params.items()}
         self.buffers = {"running_mean": _vec("running_mean", running_mean, 0.0),
                         "running_var": _vec("running_var", running_var, 1.0)}
+        if gamma.size == 0:
+            raise ValueError(f"BatchNormalization gamma must have at least one feature, got shape {gamma.shape}")
+        for key, v in (*self.params.items(), *self.buffers.items()):
+            if not bool(xp.isfinite(v).all()):
+                raise ValueError(f"BatchNormalization {key} contains NaN or inf")
+        if bool((self.buffers["running_var"] < 0).any()):
+            raise ValueError("BatchNormalization running_var must be >= 0 (a variance), "
+                             f"got minimum {float(self.buffers['running_var'].min())}")
         self.xn: Any = None  # normalised input, cached for backward
         self.inv_std: Any = None  # 1 / sqrt(var + eps), broadcastable against x
         self._axes: tuple[int, ...] = (0,)

@@ -7,6 +7,7 @@ in-place update is seen by the layers.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable
 
 import numpy as np
@@ -16,7 +17,7 @@ from ..gradient import numerical_gradient as _numerical_gradient
 from ..layers.base import Layer, layer_from_config
 from ..layers.fold import fold_relus
 from ..layers.loss import SoftmaxWithLoss
-from ..validation import check_number, key_mismatch
+from ..validation import check_int, check_labels, check_number, check_real_array, key_mismatch
 
 
 class Sequential:
@@ -38,7 +39,7 @@ class Sequential:
     ) -> None:
         if loss_layer is None:
             loss_layer = SoftmaxWithLoss()
-        weight_decay_lambda = check_number("weight_decay_lambda", weight_decay_lambda, 0.0)
+        weight_decay_lambda = check_number("weight_decay_lambda", weight_decay_lambda, 0.0, math.inf, hi_open=True)
         self.layers: dict[str, Layer] = {}
         items = layers.items() if isinstance(layers, dict) else ((None, l) for l in layers)
         counts: dict[str, int] = {}
@@ -115,7 +116,7 @@ class Sequential:
     # ---- forward / backward ------------------------------------------------------------
     def _prepare(self, x: Any) -> Any:
         xp = backend.xp
-        x = xp.asarray(x)
+        x = xp.asarray(check_real_array("x", x))
         dtype = self.dtype
         if x.dtype != dtype:
             x = x.astype(dtype)
@@ -147,16 +148,18 @@ class Sequential:
     def accuracy(self, x: Any, t: Any, batch_size: int = 1000) -> float:
         """Fraction of samples whose arg-max score equals the label (labels or one-hot)."""
         xp = backend.xp
-        t = xp.asarray(t)
-        if t.ndim == 2:
-            t = t.argmax(axis=1)
-        if len(t) != len(x):
-            raise ValueError(f"accuracy: {len(x)} inputs but {len(t)} labels")
-        correct = 0
+        batch_size = check_int("batch_size", batch_size, 1)
+        if not hasattr(x, "shape"):
+            x = check_real_array("x", x)
+        if x.ndim == 0 or len(x) == 0:
+            raise ValueError(f"accuracy: x must be a non-empty batch of inputs, got shape {tuple(x.shape)}")
+        correct, labels = 0, None
         for i in range(0, len(x), batch_size):
             y = self.predict(x[i : i + batch_size], train=False)
-            correct += int((y.argmax(axis=1) == t[i : i + batch_size]).sum())
-        return correct / max(len(x), 1)
+            if labels is None:  # after the first batch: the number of classes is the width of the scores
+                labels = xp.asarray(check_labels("t", t, len(x), y.shape[-1] if y.ndim == 2 else None))
+            correct += int((y.argmax(axis=1) == labels[i : i + batch_size]).sum())
+        return correct / len(x)
 
     def backward(self, dout: Any = 1.0) -> dict[str, Any]:
         """Backpropagate from the loss layer through every layer in reverse (ch. 5.7.2)."""

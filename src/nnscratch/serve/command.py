@@ -9,6 +9,7 @@ import threading
 import webbrowser
 from typing import Any
 
+from ..argtypes import port as port_number, positive_int
 from .registry import build_registry
 from .server import App, is_loopback, make_server
 
@@ -35,9 +36,9 @@ def add_parser(subparsers: Any, formatter_class: Any = argparse.ArgumentDefaults
     p.add_argument("--no-shipped", action="store_true", help="offer only the models named here, not every shipped one")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on; anything but loopback makes the page reachable from other machines")
-    p.add_argument("--port", type=int, default=8000, help="TCP port (0 picks a free one)")
+    p.add_argument("--port", type=port_number, default=8000, help="TCP port (0 picks a free one)")
     p.add_argument("--open", action="store_true", help="open the page in the default web browser")
-    p.add_argument("--blas-threads", type=int, default=1,
+    p.add_argument("--blas-threads", type=positive_int, default=1,
                    help="BLAS threads per forward pass (0 = leave as is); one image gains nothing from more, and on "
                         "a busy machine extra BLAS threads make it up to 100x slower")
     p.add_argument("--quiet", action="store_true", help="do not log each request")

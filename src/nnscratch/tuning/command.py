@@ -16,7 +16,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from .. import tuning
-from ..argtypes import int_list, raw_description
+from ..argtypes import (finite_float, int_list, nonnegative_int, open_probability, positive_int,
+                        raw_description)
 from ..datasets import DATASET_REGISTRY, load_dataset, train_val_split
 from ..optional import install_hint
 from ..validation import check_int
@@ -156,32 +157,32 @@ def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -
     p.add_argument("--sampler", choices=("random", "tpe"), default=None,
                    help="random: the book's log-uniform draws; tpe: Optuna's TPE (default: tpe if optuna is "
                         "installed, else random)")
-    p.add_argument("--trials", type=int, default=100,
+    p.add_argument("--trials", type=positive_int, default=100,
                    help="complete or pruned trials the study ends with, over all workers (failed ones are replaced)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
+    p.add_argument("--workers", type=positive_int, default=1, help="worker processes on this machine")
     p.add_argument("--storage", default=None,
                    help="sqlite:///PATH, postgresql://user:password@host/db or journal:PATH (a file on a shared "
                         "filesystem) (default: sqlite:///OUT/study.db)")
     p.add_argument("--study", default="nnscratch-tune", help="study name inside the storage")
-    p.add_argument("--epochs", type=int, default=50, help="epochs per trial")
-    p.add_argument("--train-size", type=int, default=500, help="images used (book: 500), split into train/validation")
+    p.add_argument("--epochs", type=positive_int, default=50, help="epochs per trial")
+    p.add_argument("--train-size", type=positive_int, default=500, help="images used (book: 500), split into train/validation")
     p.add_argument("--dataset", choices=list(DATASET_REGISTRY), default="mnist", help="mnist-sample is shipped in the package")
-    p.add_argument("--val-ratio", type=float, default=0.2, help="fraction of --train-size held out for validation")
+    p.add_argument("--val-ratio", type=open_probability, default=0.2, help="fraction of --train-size held out for validation")
     p.add_argument("--hidden", type=int_list, default=[100] * 6, metavar="N,N,...",
                    help="hidden layer sizes of MultiLayerNet (book: six layers of 100)")
-    p.add_argument("--lr-range", type=float, nargs=2, default=[-6.0, -2.0], metavar=("LO", "HI"),
+    p.add_argument("--lr-range", type=finite_float, nargs=2, default=[-6.0, -2.0], metavar=("LO", "HI"),
                    help="learning rate = 10^U(LO, HI), log-uniform")
-    p.add_argument("--wd-range", type=float, nargs=2, default=[-8.0, -4.0], metavar=("LO", "HI"),
+    p.add_argument("--wd-range", type=finite_float, nargs=2, default=[-8.0, -4.0], metavar=("LO", "HI"),
                    help="weight decay = 10^U(LO, HI), log-uniform")
-    p.add_argument("--batch-size", type=int, default=100, help="mini-batch size")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split, the draws and every trial")
+    p.add_argument("--batch-size", type=positive_int, default=100, help="mini-batch size")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the split, the draws and every trial")
     p.add_argument("--out", default="runs/tune", help="directory receiving study.db, tune.json and tune.png")
     p.add_argument("--no-prune", action="store_true",
                    help="train every trial to the end (default: median pruning on per-epoch validation accuracy)")
-    p.add_argument("--heartbeat", type=int, default=5, help="seconds between a running trial's heartbeats")
-    p.add_argument("--grace-period", type=int, default=30,
+    p.add_argument("--heartbeat", type=positive_int, default=5, help="seconds between a running trial's heartbeats")
+    p.add_argument("--grace-period", type=positive_int, default=30,
                    help="seconds without heartbeat after which a running trial counts as dead and is failed")
-    p.add_argument("--retry-for", type=int, default=60,
+    p.add_argument("--retry-for", type=nonnegative_int, default=60,
                    help="seconds a worker retries while the database is unreachable before it stops")
     p.add_argument("--no-figure", action="store_true",
                    help="write tune.json but not tune.png (workers on other machines; --report draws it later)")
