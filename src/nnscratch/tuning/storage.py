@@ -28,7 +28,7 @@ from .. import optional
 
 try:
     import fcntl
-except ImportError:  # not on Windows: no file lock there (use PostgreSQL)
+except ImportError:  # Windows has no fcntl: no file lock there (use PostgreSQL)
     fcntl = None  # type: ignore[assignment]
 
 T = TypeVar("T")
