@@ -118,3 +118,14 @@ def test_show_image_writes_one_image_and_a_labelled_grid(tmp_path):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="labels"):
         show_image(np.stack([img] * 2), labels=["a"], path=tmp_path / "x.png")
+
+
+def test_show_command_writes_a_labelled_grid(tmp_path, capsys):
+    from nnscratch import cli
+
+    out = tmp_path / "digits.png"
+    assert cli.main(["show", "0", "3", "--dataset", "mnist-sample", "--split", "test", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "mnist-sample test[0]:" in printed and out.read_bytes()[:4] == b"\x89PNG"
+    assert cli.main(["show", "100000", "--dataset", "mnist-sample"]) == 2
+    assert "index must be in" in capsys.readouterr().err

@@ -266,3 +266,31 @@ def test_gradient_check_catches_a_wrong_gradient():
 def test_gradient_check_needs_float64():
     with pytest.raises(ValueError, match="float64.*W is float32"):
         gradient_check(LinearRegression(dtype=np.float32), *_data())
+
+
+def test_gradient_check_of_a_float32_network_checks_a_float64_copy():
+    from nnscratch.models import TwoLayerNet
+
+    net = TwoLayerNet(4, 5, 3, weight_init_std=0.5, seed=0)
+    assert net.dtype == np.float32
+    before = {k: v.copy() for k, v in net.params.items()}
+    x, t = np.random.default_rng(0).normal(size=(2, 4)), np.array([0, 2])
+    errors = gradient_check(net, x, t)
+    assert set(errors) == set(before) and max(errors.values()) < 1e-6
+    assert net.dtype == np.float32 and all((net.params[k] == v).all() for k, v in before.items())
+
+
+def test_kink_safe_gradient_shrinks_the_step_at_a_relu_kink():
+    from nnscratch.gradient import kink_safe_gradient
+
+    x = np.array([5e-7, -3e-7, 0.3, -0.2])
+    f = lambda v: float(np.maximum(v, 0).sum() + 0.5 * (v**2).sum())  # noqa: E731
+    plain = numerical_gradient(f, x.copy(), 1e-6)
+    safe = kink_safe_gradient(f, x, 1e-6)
+    exact = (x > 0) + x
+    assert abs(plain[0] - exact[0]) > 0.1  # the kink lies inside the plain step
+    np.testing.assert_allclose(safe, exact, atol=1e-6)
+    g = np.random.default_rng(0).normal(size=(3, 4))
+    smooth = lambda v: float(np.sum(np.sin(v) * v))  # noqa: E731
+    np.testing.assert_allclose(kink_safe_gradient(smooth, g.copy()), numerical_gradient(smooth, g.copy(), 1e-6),
+                               atol=1e-9)

@@ -32,13 +32,7 @@ def numerical_gradient(f: Callable[[Any], float], x: Any, h: float = 1e-4) -> An
     through a closure (as the book's networks do with their weights).
     """
     xp = backend.xp
-    if not hasattr(x, "dtype") or not hasattr(x, "flags"):
-        raise ValueError(f"numerical_gradient needs a float array x, got {type(x).__name__}")
-    if not xp.issubdtype(x.dtype, xp.floating):
-        # an int array cannot hold x + h: every difference would silently be 0
-        raise ValueError(f"numerical_gradient needs a float array x, got dtype {x.dtype}")
-    if not x.flags.c_contiguous:
-        raise ValueError("numerical_gradient needs a C-contiguous array it can nudge in place")
+    _check_nudgeable(x)
     grad = xp.zeros_like(x)
     flat_x = x.reshape(-1)  # a view: writing to it writes to x
     flat_g = grad.reshape(-1)
@@ -53,6 +47,51 @@ def numerical_gradient(f: Callable[[Any], float], x: Any, h: float = 1e-4) -> An
             flat_x[i] = original  # bitwise restore, even if f raised
         flat_g[i] = (fxh1 - fxh2) / (2 * h)
     return grad
+
+
+def _check_nudgeable(x: Any) -> None:
+    """x must be a C-contiguous float array (an int array cannot hold x + h: every difference would be 0)."""
+    xp = backend.xp
+    if not hasattr(x, "dtype") or not hasattr(x, "flags"):
+        raise ValueError(f"numerical_gradient needs a float array x, got {type(x).__name__}")
+    if not xp.issubdtype(x.dtype, xp.floating):
+        raise ValueError(f"numerical_gradient needs a float array x, got dtype {x.dtype}")
+    if not x.flags.c_contiguous:
+        raise ValueError("numerical_gradient needs a C-contiguous array it can nudge in place")
+
+
+def kink_safe_gradient(f: Callable[[Any], float], x: Any, h: float = 1e-6, min_h: float = 1e-9) -> Any:
+    """Central differences that notice a kink inside the step (a ReLU input or a max-pool tie within h).
+
+    Beside f(x + h) and f(x - h) it evaluates f(x) once; where the two one-sided slopes
+    (f(x+h) - f(x)) / h and (f(x) - f(x-h)) / h disagree by more than 1e-3 of their size (and more than
+    round-off, 100 eps |f| / h), the step is shrunk 10x for that element until they agree or h < min_h.
+    On smooth f it is the plain central difference of :func:`numerical_gradient`, at one extra call.
+    """
+    xp = backend.xp
+    _check_nudgeable(x)
+    grad = xp.zeros_like(x)
+    flat_x, flat_g = x.reshape(-1), grad.reshape(-1)
+    f0 = _scalar(f(x))
+    eps = float(np.finfo(x.dtype).eps)
+    for i in range(flat_x.size):
+        original = flat_x[i].copy()
+        step = h
+        try:
+            while True:
+                flat_x[i] = original + step
+                fp = _scalar(f(x))
+                flat_x[i] = original - step
+                fm = _scalar(f(x))
+                up, down = (fp - f0) / step, (f0 - fm) / step
+                noise = 100 * eps * max(abs(f0), 1.0) / step
+                if abs(up - down) <= max(1e-3 * max(abs(up), abs(down)), noise) or step / 10 < min_h:
+                    break
+                step /= 10
+        finally:
+            flat_x[i] = original
+        flat_g[i] = (fp - fm) / (2 * step)
+    return xp.asarray(grad)
 
 
 def _scalar(value: Any) -> float:
@@ -83,12 +122,18 @@ def relative_error(a: Any, b: Any, floor: float = 1e-9) -> float:
 def gradient_check(model: Any, x: Any, t: Any, h: float = 1e-5) -> dict[str, float]:
     """Compare backprop against finite differences (ch. 5.7.3): parameter name -> relative error.
 
-    Run it in float64 (``with backend.precision('float64')`` when building the model); in
-    float32 the central difference itself is only good to ~1e-3.
+    The check runs in float64: in float32 the central difference itself is only good to ~1e-3, which
+    would hide a wrong gradient. A float32 (or float16) model with ``astype`` (every Sequential) is
+    checked through a float64 copy of itself, the same weights widened, and the model is not changed;
+    another model must come in float64 (``with backend.precision('float64')`` when building it).
     """
-    for name, p in model.params.items():
-        if p.dtype != np.float64:
-            raise ValueError(f"gradient_check needs float64 parameters; {name} is {p.dtype}")
+    low = [(name, p.dtype) for name, p in model.params.items() if p.dtype != np.float64]
+    if low:
+        if not hasattr(model, "astype"):
+            name, dtype = low[0]
+            raise ValueError(f"gradient_check runs in float64 (in float32 the central difference is only good "
+                             f"to ~1e-3); {name} is {dtype}: build the model in float64 or give it astype()")
+        model = model.astype(np.float64)
     grad_backprop = {k: v.copy() for k, v in model.gradient(x, t).items()}
     grad_numerical = model.numerical_gradient(x, t, h=h)
     return {k: relative_error(grad_backprop[k], grad_numerical[k]) for k in grad_backprop}

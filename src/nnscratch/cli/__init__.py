@@ -16,9 +16,9 @@ from ..argtypes import HelpFormatter
 from ..experiments import command as experiment
 from ..serve import command as serve
 from ..tuning import command as tune
-from . import data, evaluate, export, models, predict, train
+from . import convert, data, evaluate, export, models, predict, show, train
 
-COMMANDS = (train, evaluate, predict, models, export, data, experiment, tune, serve)
+COMMANDS = (train, evaluate, predict, models, export, data, experiment, tune, serve, convert, show)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -58,8 +58,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def split_model_and_images(paths: list[str]) -> tuple[str | None, list[str]]:
-    """`predict [MODEL.npz] IMAGE...`: a first path ending in .npz is the model file, the rest images."""
-    if paths and paths[0].lower().endswith(".npz"):
+    """`predict [MODEL.npz] IMAGE...`: a first path ending in .npz is the model file, the rest images
+    (a first .pkl / .pickle too: the book's weights, which the loader reads safely and says how to convert)."""
+    if paths and paths[0].lower().endswith((".npz", ".pkl", ".pickle")):
         if len(paths) == 1:
             raise ValueError(f"no image given after the model file {paths[0]}")
         return paths[0], paths[1:]

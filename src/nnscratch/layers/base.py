@@ -24,10 +24,13 @@ class Layer:
 
     #: short lowercase prefix used for names inside a model ("affine" -> "affine1.W")
     prefix: ClassVar[str] = "layer"
+    #: False for an adapter (nnscratch.book's layers): it keeps its base's registry entry and model-file name
+    registered: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        LAYER_REGISTRY[cls.__name__] = cls
+        if cls.registered:
+            LAYER_REGISTRY[cls.__name__] = cls
 
     def __init__(self) -> None:
         self.params: dict[str, Any] = {}

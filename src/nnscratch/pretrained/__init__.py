@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .. import backend, serialization
+from .. import backend, book_pickle, serialization
 
 PRETRAINED_DIR = Path(__file__).resolve().parent
 DEFAULT = "deepcnn"
@@ -96,6 +96,8 @@ def load_model_or_pretrained(path: str | None, name: str | None, default: str | 
     if path and name:
         raise ValueError(f"give a model file or --pretrained NAME, not both (got {path!r} and {name!r})")
     if path:
+        if book_pickle.is_pickle(path) and Path(path).is_file():
+            raise book_pickle.not_a_model_file(path)  # read safely (a refused global is named), then: convert
         model, _, extra = serialization.load_checkpoint(path)
         return model.eval(), dict(extra or {}), str(path)
     name = name or default

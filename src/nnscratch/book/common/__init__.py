@@ -1,0 +1,1 @@
+"""The book's `common` modules over nnscratch (see :mod:`nnscratch.book`)."""

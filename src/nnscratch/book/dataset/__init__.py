@@ -1,0 +1,1 @@
+"""The book's `dataset` modules over nnscratch (see :mod:`nnscratch.book`)."""
