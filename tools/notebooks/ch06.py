@@ -132,7 +132,7 @@ plt.show()
 # ### 6.4.1-6.4.3 Over-fitting, weight decay (Weight decay / 权值衰减) and Dropout
 # The book provokes over-fitting (過学習) with only 300 training images and a 7-layer network: training
 # accuracy reaches 100 % while test accuracy stalls. Weight decay (λ = 0.1, the loss gains ½λΣW²) and
-# Dropout (ratio 0.15, units dropped at random in training) narrow the gap.
+# Dropout (ratio 0.2, units dropped at random in training) narrow the gap.
 
 # %%
 n_small = 300
@@ -140,7 +140,7 @@ epochs_of = 45 if QUICK else 201
 xs, ts = x_train[:n_small], t_train[:n_small]
 xt, tt = x_test[:1000], t_test[:1000]
 variants = {"plain": {}, "weight decay λ=0.1": {"weight_decay_lambda": 0.1},
-            "dropout 0.15": {"use_dropout": True, "dropout_ratio": 0.15}}
+            "dropout 0.2": {"use_dropout": True, "dropout_ratio": 0.2}}
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), sharey=True)
 for ax, (label, kw) in zip(axes, variants.items()):
     net = MultiLayerNet(784, [100] * 6, 10, seed=0, **kw)

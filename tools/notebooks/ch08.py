@@ -1,8 +1,8 @@
 # %% [markdown]
 # # Chapter 8 — Deep learning (ディープラーニング / 深度学习)
 #
-# A deeper network (ch. 8.1): DeepConvNet, eight 3 × 3 layers with He initialisation, Adam and Dropout,
-# reaching about 99.4 % on MNIST in the book. Here: its architecture, the digits it still gets wrong,
+# A deeper network (ch. 8.1): DeepConvNet, six 3 × 3 convolution layers and two fully connected ones, with He
+# initialisation, Adam and Dropout, reaching about 99.4 % on MNIST in the book. Here: its architecture, the digits it still gets wrong,
 # half-precision inference (ch. 8.3.4), data augmentation (データ拡張 / 数据增强, ch. 8.1.2), and what depth buys
 # (ch. 8.2.1). The trained network ships with nnscratch (`load_pretrained("deepcnn")`): training it takes hours.
 
