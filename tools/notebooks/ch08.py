@@ -65,40 +65,27 @@ plt.show()
 
 # %% [markdown]
 # ### 8.1.2 Data augmentation (Data Augmentation)
-# More training images from the ones we have: small shifts and rotations keep the label. Below, each digit
-# is shifted by up to 2 pixels and rotated by up to 15° (affine resampling with nearest neighbours). The
-# trained network should, and does, still recognise nearly all of them.
+# More training images from the ones we have: small shifts, rotations and rescalings keep the label.
+# `nnscratch.augmentation.Augmenter` draws one random affine transform per image and resamples the whole
+# batch at once (bilinear, no loop over images); `Trainer(augment=...)` and `nnscratch train --augment`
+# apply it to every training batch. Below: each digit shifted by up to 2 pixels, rotated by up to 15°,
+# scaled by up to 10 %. The trained network should, and does, still recognise nearly all of them.
 
 # %%
-def augment(images, rng, max_shift=2, max_angle=15):
-    """Random rotation about the centre, then an integer shift; (N, 1, 28, 28) in, same shape out."""
-    n, _, h, w = images.shape
-    yy, xx = np.mgrid[0:h, 0:w]
-    cy, cx = (h - 1) / 2, (w - 1) / 2
-    out = np.zeros_like(images)
-    for k in range(n):
-        a = np.deg2rad(rng.uniform(-max_angle, max_angle))
-        dy, dx = rng.integers(-max_shift, max_shift + 1, size=2)
-        sy = np.cos(a) * (yy - cy - dy) - np.sin(a) * (xx - cx - dx) + cy
-        sx = np.sin(a) * (yy - cy - dy) + np.cos(a) * (xx - cx - dx) + cx
-        iy, ix = np.rint(sy).astype(int), np.rint(sx).astype(int)
-        ok = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
-        out[k, 0][ok] = images[k, 0][iy[ok], ix[ok]]
-    return out
+from nnscratch.augmentation import Augmenter
 
-
-rng = np.random.default_rng(0)
+augment = Augmenter(shift=2, rotation=15, scale=0.1, seed=0)
 originals = x_test[:8]
 fig, axes = plt.subplots(4, 8, figsize=(9, 4.8))
 for r in range(4):
-    batch = originals if r == 0 else augment(originals, rng)
+    batch = originals if r == 0 else augment(originals)
     for c in range(8):
         axes[r, c].imshow(batch[c, 0], cmap="gray_r")
         axes[r, c].axis("off")
     axes[r, 0].set_title("original" if r == 0 else f"augmented #{r}", loc="left", fontsize=8)
 plt.show()
 n_aug = 500 if QUICK else 10000
-x_aug = augment(x_test[:n_aug], rng)
+x_aug = augment(x_test[:n_aug])
 acc_aug = float((predict(deep, x_aug).argmax(axis=1) == t_test[:n_aug]).mean())
 print(f"accuracy on {n_aug} augmented test digits: {acc_aug:.4f} (on the originals: {(pred[:n_aug] == t_test[:n_aug]).mean():.4f})")
 
