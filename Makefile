@@ -56,6 +56,8 @@ bench: venv
 	$(PY) bench/run.py --tag as-is
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/run.py --tag unset
 	$(PY) bench/memory.py --model deepcnn
+	$(PY) bench/book_compare.py --tag as-is
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/book_compare.py --tag unset
 
 experiments: venv
 	$(NNS) experiment all --out $(OUT)/experiments
