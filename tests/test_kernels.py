@@ -235,7 +235,61 @@ def test_chunk_length_tracks_channels(monkeypatch):
     g = kconv._Geometry((2, 16, 28, 28), (16, 16, 3, 3), 1, 1)
     assert (g.row, g.rows_per_image, g.m) == (29, 29, 2 * 29 * 29)
     monkeypatch.setattr(kconv, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(kconv, "PARALLEL_CHUNK_BYTES", 1)
     assert g.chunk_rows() == 256
+    monkeypatch.setattr(kconv, "CHUNK_BYTES", 128 * 2**10)
+    monkeypatch.setattr(kconv, "PARALLEL_CHUNK_BYTES", 512 * 2**10)
+    monkeypatch.setattr(threads, "workers", lambda: 1)
+    assert g.chunk_rows() == 2048  # 128 KiB of 16 float32 channels
+    monkeypatch.setattr(threads, "workers", lambda: 2)
+    assert g.chunk_rows() == 8192  # split across threads: 4x longer products
+
+
+def test_threads_never_call_scipys_gil_holding_gemm(monkeypatch):
+    """Inside a parallel section kernels.gemm takes NumPy's matmul (it releases the GIL); outside, SciPy's."""
+    calls: list[str] = []
+    real = dict(blas._GEMM)
+    if not real:
+        pytest.skip("SciPy is not installed")
+    monkeypatch.setattr(blas, "_GEMM", {k: (lambda *a, _f=f, **kw: calls.append("scipy") or _f(*a, **kw))
+                                        for k, f in real.items()})
+    a, b = np.ones((64, 8)), np.ones((8, 4))
+
+    def rows(lo: int, hi: int, _: int) -> None:
+        out = np.zeros((64, 4))
+        blas.gemm(a, b, out, accumulate=True)
+        assert np.all(out == 8)
+
+    threads.run(rows, 10, n_workers=1)
+    assert calls == ["scipy"] and not threads.in_parallel()
+    calls.clear()
+    threads.run(rows, 10, n_workers=2)
+    assert calls == [] and not threads.in_parallel()
+
+
+def test_a_network_pass_hands_blas_threads_to_the_kernels(monkeypatch):
+    """Sequential runs its layers inside threads.handed_over: BLAS at 1 thread, the kernels at the count BLAS had."""
+    from nnscratch.models import DeepConvNet, TwoLayerNet
+
+    seen: list[tuple[int, int]] = []
+    real = kconv.conv2d_forward
+
+    def spy(*a, **kw):
+        seen.append((threadpoolctl.threadpool_info()[0]["num_threads"], threads.workers()))
+        return real(*a, **kw)
+
+    monkeypatch.setattr(kconv, "conv2d_forward", spy)
+    monkeypatch.setattr(kernels, "conv2d_forward", spy)
+    net = DeepConvNet()
+    with threadpoolctl.threadpool_limits(2):
+        net.predict(np.zeros((2, 1, 28, 28), np.float32))
+        assert threads.workers() == 2  # restored after the pass
+    assert len(seen) == 6 and set(seen) == {(1, 2)}
+    with threadpoolctl.threadpool_limits(2):  # no layer on the kernels: BLAS keeps its threads
+        with threads.handed_over():
+            assert threads.workers() == 2
+        TwoLayerNet(784, 50, 10).predict(np.zeros((2, 784), np.float32))
+        assert threadpoolctl.threadpool_info()[0]["num_threads"] == 2
 
 
 def test_inference_forward_matches_and_keeps_nothing_batch_sized(rng, monkeypatch):

@@ -5,8 +5,9 @@ extra pass over C. SciPy's BLAS wrappers can: when SciPy is installed and the ba
 accumulating float32/float64 products with a short reduction (k <= m, the convolution's products
 per kernel offset) go straight to ``?gemm`` with beta = 1 on C's memory (C is handed over in
 Fortran order as C^T = B^T A^T, so nothing is copied). Everything else (no SciPy, CuPy, long
-reductions into a small C) runs the portable ``matmul`` (+ add); all give the same numbers up to
-round-off. Measured by bench/kernels.py (contestants ``kernels-fold`` vs ``kernels-fold-numpy``).
+reductions into a small C, and rows split across threads: SciPy's wrappers hold the GIL) runs
+the portable ``matmul`` (+ add); all give the same numbers up to round-off. Measured by
+bench/kernels.py (contestants ``kernels-fold`` vs ``kernels-fold-numpy``).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
+from . import threads
 
 try:  # optional: a faster accumulate, measured in bench/kernels.py
     from scipy.linalg import blas as _blas
@@ -44,7 +46,9 @@ def gemm(a: Any, b: Any, out: Any, accumulate: bool = False, tmp: Any = None) ->
     xp = backend.xp
     # beta = 1 pays where C is large next to the reduction (k <= m: the per-offset products);
     # a long reduction into a small C (dW) runs faster in NumPy's newer BLAS, and its add is tiny
-    fn = _GEMM.get(out.dtype.char) if USE_SCIPY_BLAS and accumulate and xp is np and a.shape[1] <= out.shape[0] else None
+    # and SciPy's wrappers hold the GIL, so threads sharing a kernel's rows use NumPy's matmul
+    fn = (_GEMM.get(out.dtype.char) if USE_SCIPY_BLAS and accumulate and xp is np and a.shape[1] <= out.shape[0]
+          and not threads.in_parallel() else None)
     if fn is not None and out.flags.c_contiguous and a.dtype == b.dtype == out.dtype:
         x, y = _fortran_operand(b), _fortran_operand(a)
         if x is not None and y is not None:

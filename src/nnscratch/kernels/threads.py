@@ -4,8 +4,13 @@ The kernels are thousands of small matrix products per step. OpenBLAS splits eac
 own threads (waking them for ~10 us of work, and waiting on them when another process holds the
 core), so the kernels instead give each thread a contiguous range of rows and let BLAS run on one
 thread inside. The number of workers follows the BLAS thread count in force (``OPENBLAS_NUM_THREADS``,
-threadpoolctl's limits, a future ``--threads``), which threadpoolctl reads; without threadpoolctl,
-or on CuPy, everything runs in the calling thread. NumPy and BLAS release the GIL while they work.
+threadpoolctl's limits, ``--threads``), which threadpoolctl reads; without threadpoolctl, or on
+CuPy, everything runs in the calling thread. NumPy's matmul and copies release the GIL while they
+work (SciPy's BLAS wrappers do not: see :func:`in_parallel`). A network pass runs inside
+:func:`handed_over` (``Sequential`` enters it when a layer is on the kernels), so BLAS's own
+threads never wake between the kernels. Python threads pay for every GIL hand-over, so a product
+must be tens of microseconds long to gain from a second one: the convolution's chunks are larger
+when they are split (``kernels.conv.PARALLEL_CHUNK_BYTES``).
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ import numpy as np
 
 from .. import backend
 
-_state: dict[str, Any] = {"libs": None, "pool": None, "size": 0}
+_state: dict[str, Any] = {"libs": None, "pool": None, "size": 0, "parallel": False, "handed_over": None}
 
 
 def _blas_libs() -> list[Any]:
@@ -33,9 +38,12 @@ def _blas_libs() -> list[Any]:
 
 
 def workers() -> int:
-    """Threads the kernels may use now: the BLAS thread count (1 without threadpoolctl or on CuPy)."""
+    """Threads the kernels may use now: the BLAS thread count (1 without threadpoolctl or on CuPy),
+    or inside :func:`handed_over` the count BLAS had when it was entered."""
     if backend.xp is not np:
         return 1
+    if _state["handed_over"] is not None:
+        return _state["handed_over"]
     libs = _blas_libs()
     if not libs:
         return 1
@@ -53,6 +61,51 @@ def _single_threaded_blas() -> Iterator[None]:
     finally:
         for lib, n in zip(libs, before):
             lib.set_num_threads(n)
+
+
+@contextlib.contextmanager
+def _parallel_section() -> Iterator[None]:
+    _state["parallel"] = True
+    try:
+        yield
+    finally:
+        _state["parallel"] = False
+
+
+def in_parallel() -> bool:
+    """True while :func:`run` has rows on more than one thread (only the calling thread starts runs).
+
+    ``kernels.gemm`` reads it: SciPy's BLAS wrappers hold the GIL while they multiply, so inside
+    a parallel section the workers would take turns (measured: 2 threads 0.88x of one, NumPy's
+    matmul, which releases the GIL, 1.72x).
+    """
+    return _state["parallel"]
+
+
+@contextlib.contextmanager
+def handed_over() -> Iterator[None]:
+    """A whole network pass with BLAS's threads handed to the kernels: BLAS runs on one thread
+    (also for the Affine layers between the convolutions) and the kernels split over as many
+    workers as BLAS had threads.
+
+    Why: after a multi-threaded call OpenBLAS's helper threads spin for about 0.1 s waiting for
+    more work (measured: 0.10 CPU-s burnt in a 0.2 s sleep after one 100x1024 @ 1024x50 product),
+    so one small Affine product per step keeps a core busy under the kernels' second worker.
+    Measured with a DeepConvNet step at 2 threads: 100-106 ms with the helpers, 68-79 ms without.
+    """
+    if _state["handed_over"] is not None or backend.xp is not np:
+        yield
+        return
+    n = workers()
+    if n == 1:
+        yield
+        return
+    _state["handed_over"] = n
+    try:
+        with _single_threaded_blas():
+            yield
+    finally:
+        _state["handed_over"] = None
 
 
 def split(total: int, parts: int, align: int = 1) -> list[tuple[int, int]]:
@@ -74,7 +127,7 @@ def run(fn: Callable[[int, int, int], Any], total: int, align: int = 1, n_worker
             _state["pool"].shutdown(wait=True)
         _state["pool"] = ThreadPoolExecutor(len(ranges) - 1, thread_name_prefix="nnscratch-kernel")
         _state["size"] = len(ranges) - 1
-    with _single_threaded_blas():
+    with _single_threaded_blas(), _parallel_section():
         futures = [_state["pool"].submit(fn, lo, hi, i) for i, (lo, hi) in enumerate(ranges[1:], 1)]
         try:
             first = fn(ranges[0][0], ranges[0][1], 0)

@@ -8,9 +8,11 @@ layers keep for that: the kernel's scratch buffers and its saved state from forw
 """
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, ContextManager, Iterable
 
 from .. import kernels
+from ..kernels import threads
 
 
 class FastConvolution:
@@ -45,3 +47,11 @@ class FastPooling:
 
     def backward(self, dout: Any) -> Any:
         return kernels.pool2d_backward(dout, self.saved)
+
+
+def network_pass(layers: Iterable[Any]) -> ContextManager[None]:
+    """What a network's forward or backward runs inside: if any layer is on the kernels, BLAS's
+    threads are handed to them for the whole pass (:func:`nnscratch.kernels.threads.handed_over`)."""
+    if any(getattr(layer, "fast", False) for layer in layers):
+        return threads.handed_over()
+    return contextlib.nullcontext()

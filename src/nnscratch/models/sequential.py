@@ -15,6 +15,7 @@ import numpy as np
 from .. import backend
 from ..gradient import numerical_gradient as _numerical_gradient
 from ..layers.base import Layer, layer_from_config
+from ..layers.fast import network_pass
 from ..layers.fold import fold_relus
 from ..layers.loss import SoftmaxWithLoss
 from ..validation import check_int, check_labels, check_number, check_real_array, key_mismatch
@@ -129,8 +130,9 @@ class Sequential:
     def predict(self, x: Any, train: bool = False) -> Any:
         """Scores before softmax (ch. 3.4); train=False uses inference behaviour like the book."""
         x = self._prepare(x)
-        for layer in self.layers.values():
-            x = layer.forward(x, train)
+        with network_pass(self.layers.values()):
+            for layer in self.layers.values():
+                x = layer.forward(x, train)
         return x
 
     def _weight_decay(self) -> float:
@@ -164,8 +166,9 @@ class Sequential:
     def backward(self, dout: Any = 1.0) -> dict[str, Any]:
         """Backpropagate from the loss layer through every layer in reverse (ch. 5.7.2)."""
         dout = self.last_layer.backward(dout)
-        for layer in reversed(list(self.layers.values())):
-            dout = layer.backward(dout)
+        with network_pass(self.layers.values()):
+            for layer in reversed(list(self.layers.values())):
+                dout = layer.backward(dout)
         if self.weight_decay_lambda:
             for layer in self.layers.values():
                 if "W" in layer.params:
