@@ -275,9 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from threadpoolctl import threadpool_limits
 
-    from nnscratch.fileio import atomic_write, write_json_atomic
     from nnscratch.kernels import blas
-    from run import environment
+    from run import environment, write_results
 
     who = ["nnscratch", "pytorch"] + (["book"] if book_available() and not args.no_book else [])
     if "book" in who:
@@ -298,13 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_memory and threads == args.threads[0]:  # memory hardly depends on the thread count
             results[f"memory@{threads}"] = memory(who, args.only, threads, args.inference_images)
     env["load_average_end"] = os.getloadavg()[0]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / f"book-compare-{args.tag}.json", {"environment": env, "results": results,
-                                                              "date": time.strftime("%Y-%m-%d %H:%M:%S")})
-    md = markdown(results, env)
-    atomic_write(out / f"book-compare-{args.tag}.md", lambda p: p.write_text(md))
-    print(md)
+    write_results(Path(args.out), f"book-compare-{args.tag}", env, results, markdown(results, env))
     return 0
 
 

@@ -191,6 +191,18 @@ def markdown(res: dict[str, Any], env: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_results(out: Path, stem: str, env: dict[str, Any], results: dict[str, Any], md: str) -> None:
+    """STEM.json (environment, results, date) and STEM.md (the table) in ``out``, each written
+    atomically; the table is printed too. Shared by every script in bench/."""
+    from nnscratch.fileio import atomic_write, write_json_atomic
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / f"{stem}.json", {"environment": env, "results": results,
+                                             "date": time.strftime("%Y-%m-%d %H:%M:%S")})
+    atomic_write(out / f"{stem}.md", lambda p: p.write_text(md))
+    print(md)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=40, help="timed training steps per framework (median reported)")
@@ -210,15 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     import resource
 
     env["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    from nnscratch.fileio import atomic_write, write_json_atomic
-
-    write_json_atomic(out / f"speed-{args.tag}.json", {"environment": env, "results": res,
-                                                       "date": time.strftime("%Y-%m-%d %H:%M:%S")})
-    md = markdown(res, env)
-    atomic_write(out / f"speed-{args.tag}.md", lambda p: p.write_text(md))
-    print(md)
+    write_results(Path(args.out), f"speed-{args.tag}", env, res, markdown(res, env))
     return 0
 
 
