@@ -1,0 +1,86 @@
+"""A training step of the book's conv nets at 1 and 2 threads, nnscratch alone (docs/KERNELS.md, "Threads").
+
+    python bench/step_threads.py                      # DeepConvNet and SimpleConvNet, threads 1 2
+    python bench/step_threads.py --chunk-kib 128      # the kernels' split chunks as before (512 KiB now)
+
+Each setting runs in its own process (OpenBLAS's thread state does not carry over), batch 100,
+float32, Adam; the median of --steps steps after 3 warm-up steps. Writes
+bench/results/step-threads-TAG.json and .md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+
+def child(name: str, threads: int, steps: int, chunk_kib: int | None) -> dict[str, float]:
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from nnscratch import models
+    from nnscratch.kernels import conv
+    from nnscratch.optimizers import Adam
+    from nnscratch.step import train_step
+
+    if chunk_kib:
+        conv.PARALLEL_CHUNK_BYTES = chunk_kib * 1024
+    rng = np.random.default_rng(0)
+    x, t = rng.random((100, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 100)
+    net, opt = getattr(models, name)(), Adam()
+    times = []
+    with threadpool_limits(threads):
+        for i in range(3 + steps):
+            t0 = time.perf_counter()
+            train_step(net, opt, x, t)
+            if i >= 3:
+                times.append(1e3 * (time.perf_counter() - t0))
+    return {"median_ms": round(float(np.median(times)), 2), "min_ms": round(min(times), 2)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--only", nargs="+", default=["DeepConvNet", "SimpleConvNet"])
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--steps", type=int, default=15)
+    ap.add_argument("--rounds", type=int, default=2, help="alternating rounds over the settings")
+    ap.add_argument("--chunk-kib", type=int, default=None)
+    ap.add_argument("--tag", default="as-is")
+    ap.add_argument("--out", default=str(HERE / "results"))
+    ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        name, threads, steps, chunk = args.child
+        print(json.dumps(child(name, int(threads), int(steps), int(chunk) or None)))
+        return 0
+    from run import environment, write_results
+
+    results: dict[str, Any] = {}
+    for r in range(args.rounds):
+        for name in args.only:
+            for threads in args.threads:
+                p = subprocess.run([sys.executable, __file__, "--child", name, str(threads), str(args.steps),
+                                    str(args.chunk_kib or 0)], capture_output=True, text=True, check=True)
+                results.setdefault(f"{name}@{threads}", []).append(json.loads(p.stdout))
+                print(name, threads, p.stdout.strip(), flush=True)
+    env = environment()
+    env.update(chunk_kib=args.chunk_kib, steps=args.steps, rounds=args.rounds)
+    lines = [f"Machine: {env.get('processor')}, {env.get('cores')} cores; DeepConvNet/SimpleConvNet training step, "
+             "batch 100, float32, Adam; median per process (ms), one process per round and setting.", "",
+             "| network | threads | " + " | ".join(f"round {i + 1}" for i in range(args.rounds)) + " |",
+             "| --- | ---: | " + " | ".join("---:" for _ in range(args.rounds)) + " |"]
+    for key, runs in results.items():
+        name, threads = key.split("@")
+        lines.append(f"| {name} | {threads} | " + " | ".join(f"{r['median_ms']:.1f}" for r in runs) + " |")
+    write_results(Path(args.out), f"step-threads-{args.tag}", env, results, "\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
