@@ -302,6 +302,19 @@ def test_optimizer_hyper_parameters_are_validated(model_file):
     _refused(model_file, "cannot restore the optimizer: lr must be a positive finite number")
 
 
+def test_arrays_declared_past_the_total_cap_are_refused_before_reading(model_file, monkeypatch):
+    """Every member may match its header entry and still add up to more memory than a model file
+    should take: the declared total is capped (serialization.MAX_ARRAY_BYTES) before any is read."""
+    _with_meta(model_file, lambda m, a: m["arrays"]["affine1.W"].update(shape=[2**20, 2**10]))  # 4 GiB float32
+    msg = _refused(model_file, r"the header declares 4,29[0-9,]+ bytes of arrays, more than the 4,294,967,296")
+    assert "refused before reading them" in msg
+    monkeypatch.setattr(serialization, "MAX_ARRAY_BYTES", 100)  # a good file of 340 bytes of arrays
+    good = serialization.save(MultiLayerNet(4, [5], 10, seed=0), model_file.with_name("g.npz"))
+    _refused(good, "declares 340 bytes of arrays, more than the 100 ")
+    monkeypatch.setattr(serialization, "MAX_ARRAY_BYTES", 10**6)
+    assert serialization.load(good).params["affine1.W"].shape == (4, 5)
+
+
 def test_a_good_file_still_loads(model_file):
     model = serialization.load(model_file)
     assert model.params["affine1.W"].flags.writeable and model.params["affine1.W"].shape == (4, 5)

@@ -119,6 +119,10 @@ def save(model: Any, path: str | os.PathLike[str], optimizer: Any = None, extra:
 MAX_HEADER_BYTES = 64 * 2**20
 #: the deepest nesting of lists/objects the header may have (ours is about 8 deep)
 MAX_HEADER_DEPTH = 64
+#: all arrays together, as the header declares them (DeepConvNet with Adam's state: ~6 MB). A
+#: deflated file of zeros is ~1000x smaller than its arrays, so without a cap a small file could
+#: make the reader allocate and fill gigabytes; raise it for a larger network of your own.
+MAX_ARRAY_BYTES = 4 * 2**30
 #: room for an .npy member's own header (magic, version, length, the dict padded to 64 bytes)
 NPY_HEADER_MAX = 4096
 #: the dtypes a model file's arrays may have (model: floats; optimizer state: floats and counters)
@@ -248,6 +252,11 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                                           f"{str(model_dtype)[:30]!r}")
                 for name, spec in ((meta.get("optimizer") or {}).get("arrays") or {}).items():
                     expected[OPTIM_PREFIX + name] = _npy_spec(path, name, spec)
+                declared = sum(math.prod(shape) * dtype.itemsize for shape, dtype in filter(None, expected.values()))
+                if declared > MAX_ARRAY_BYTES:
+                    raise _fail(path, f"the header declares {declared:,} bytes of arrays, more than the "
+                                      f"{MAX_ARRAY_BYTES:,} this reader accepts (serialization.MAX_ARRAY_BYTES): "
+                                      "refused before reading them")
                 infos = {}
                 for info in zf.infolist():
                     if not info.filename.endswith(".npy") or info.is_dir():
