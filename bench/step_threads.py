@@ -13,7 +13,6 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,23 +23,19 @@ def child(name: str, threads: int, steps: int, chunk_kib: int | None) -> dict[st
     import numpy as np
     from threadpoolctl import threadpool_limits
 
-    from nnscratch import models
     from nnscratch.kernels import conv
     from nnscratch.optimizers import Adam
     from nnscratch.step import train_step
+    from run import _median_ms, _ours
 
     if chunk_kib:
         conv.PARALLEL_CHUNK_BYTES = chunk_kib * 1024
     rng = np.random.default_rng(0)
     x, t = rng.random((100, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 100)
-    net, opt = getattr(models, name)(), Adam()
-    times = []
+    net, opt = _ours()[name](), Adam()
     with threadpool_limits(threads):
-        for i in range(3 + steps):
-            t0 = time.perf_counter()
-            train_step(net, opt, x, t)
-            if i >= 3:
-                times.append(1e3 * (time.perf_counter() - t0))
+        _median_ms(lambda: train_step(net, opt, x, t), 3)  # warm-up
+        times = _median_ms(lambda: train_step(net, opt, x, t), steps)
     return {"median_ms": round(float(np.median(times)), 2), "min_ms": round(min(times), 2)}
 
 
