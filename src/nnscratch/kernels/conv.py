@@ -13,7 +13,10 @@ accumulated GEMM per offset over a contiguous slice of the buffer, chunk by chun
 stays in cache (the grid positions with ow >= OW or oh >= OH are computed and thrown away).
 The same trick gives dx = sum D[m + i*R + j] @ W_(FH-1-i, FW-1-j)^T on dout laid out in the same
 grid (a convolution with the flipped kernel), and dW_ij = sum_m X[m + i*R + j]^T D[m].
-Other geometries (stride > 1, pad >= kernel size) take a channels-last im2col path.
+Other geometries (stride > 1, pad >= kernel size) take a channels-last im2col path. Below
+COLUMN_CHANNELS input channels (a network's first layer) per-offset products would have 1-7-long
+rows, so a transposed column matrix over the real output pixels is multiplied once per chunk of
+images: its rows are whole image rows, copied contiguously, and dW reads dout where it lies.
 """
 from __future__ import annotations
 
@@ -35,9 +38,10 @@ PARALLEL_CHUNK_BYTES = 512 * 2**10
 INFERENCE_IMAGES = 128
 #: bytes of column matrix per chunk of images in the im2col path
 COLUMN_BYTES = 2 * 2**20
-#: stride 1 with fewer input channels than this (a network's first layer) multiplies a column
-#: matrix built from the shifted slices instead: products with C-long rows waste the BLAS kernel
+#: fewer input channels than this (a network's first layer) multiply a transposed column matrix
+#: instead: per-offset products with C-long rows waste the BLAS kernel
 COLUMN_CHANNELS = 8
+#: bytes of transposed column matrix and output per chunk of images on that path
 COLUMN_CHUNK_BYTES = 2**20
 
 
@@ -79,10 +83,7 @@ class _Geometry:
         return block.reshape(self.n, self.rows_per_image, self.row, buf.shape[1])[:, :h, :w]
 
     def chunk_rows(self) -> int:
-        """Grid rows per chunk: CHUNK_BYTES of the wider operand (in float32), or for few input
-        channels COLUMN_CHUNK_BYTES of column matrix and output."""
-        if self.c < COLUMN_CHANNELS:
-            return max(256, COLUMN_CHUNK_BYTES // (4 * (self.kh * self.kw * self.c + self.f)))
+        """Grid rows per chunk of the stride-1 path: CHUNK_BYTES of the wider operand (in float32)."""
         chunk = PARALLEL_CHUNK_BYTES if threads.workers() > 1 else CHUNK_BYTES
         return max(256, min(8192, chunk // (4 * max(self.c, self.f))))
 
@@ -116,10 +117,11 @@ def conv2d_forward(x: Any, W: Any, b: Any, stride: int = 1, pad: int = 0, *, rel
     ws = workspace if workspace is not None else Workspace()
     x = x.astype(W.dtype, copy=False)
     xl = x.transpose(0, 2, 3, 1)
+    if g.c < COLUMN_CHANNELS:
+        return _columns_forward(g, xl, W, b, relu, ws, keep)
     if not g.shift:
         return _im2col_forward(g, xl, W, b, relu, ws, keep)
-    mode = _mode(g.c)
-    w = _parts(_lhs_weights(W), g, mode)
+    w = _lhs_weights(W)
     out = xp.empty((g.m, g.f), dtype=W.dtype)
     block = g.n if keep else min(g.n, INFERENCE_IMAGES)
     for n0 in range(0, g.n, block):  # inference: a few images at a time through one small buffer
@@ -127,12 +129,12 @@ def conv2d_forward(x: Any, W: Any, b: Any, stride: int = 1, pad: int = 0, *, rel
         gb = g if n1 - n0 == g.n else _Geometry((n1 - n0, g.c, g.h, g.w), tuple(W.shape), stride, pad)
         xbuf = ws.zeros("conv.x", (gb.rows, g.c), W.dtype)
         rows0 = n0 * g.rows_per_image * g.row
-        _shift_forward(gb, xl[n0:n1], xbuf, w, b, relu, mode, ws, out[rows0:rows0 + gb.m])
+        _shift_forward(gb, xl[n0:n1], xbuf, w, b, relu, ws, out[rows0:rows0 + gb.m])
     y = g.grid(out, 0, g.oh, g.ow).transpose(0, 3, 1, 2)
     return y, ConvSaved(g, xbuf if keep else None, y if relu else None)
 
 
-def _shift_forward(g: _Geometry, xl: Any, xbuf: Any, w: Any, b: Any, relu: bool, mode: str, ws: Workspace,
+def _shift_forward(g: _Geometry, xl: Any, xbuf: Any, w: Any, b: Any, relu: bool, ws: Workspace,
                    out: Any) -> None:
     """out (grid rows, FN) of the stride-1 path for the images xl (N, H, W, C) through xbuf."""
     xp = backend.xp
@@ -145,45 +147,13 @@ def _shift_forward(g: _Geometry, xl: Any, xbuf: Any, w: Any, b: Any, relu: bool,
             m1 = min(hi, m0 + step)
             o = out[m0:m1]
             o[...] = b  # the bias, then every product accumulates onto it
-            for a, part in _operands(g, xbuf, m0, m1, mode, ws, worker):
-                gemm(a, w[part], o, accumulate=True, tmp=tmp[:m1 - m0])
+            for q, s in enumerate(g.shifts):
+                gemm(xbuf[m0 + s:m1 + s], w[q], o, accumulate=True, tmp=tmp[:m1 - m0])
             if relu:
                 xp.maximum(o, 0, out=o)
 
     threads.run(lambda n0, n1, _: pixels[n0:n1].__setitem__(Ellipsis, xl[n0:n1]), g.n)
     threads.run(rows, g.m, step)
-
-
-def _mode(channels: int) -> str:
-    """'offset': one product per kernel offset, K = C, over the buffer itself (no copy); 'columns'
-    (few channels, a first layer): one product with K = FH*FW*C over a transposed column matrix.
-
-    Measured with bench/kernels.py --layers: gathering the FW offsets of a kernel row into one
-    product (K = FW*C) runs the BLAS kernel faster but loses it all to the copy, from 16 channels up.
-    """
-    return "columns" if channels < COLUMN_CHANNELS else "offset"
-
-
-def _parts(w: Any, g: _Geometry, mode: str) -> Any:
-    """Weights (FH*FW, C, FN) grouped like the operands of ``mode``: (parts, K, FN)."""
-    k = g.kh * g.kw if mode == "columns" else 1
-    return w.reshape(-1, k * w.shape[1], w.shape[2])
-
-
-def _operands(g: _Geometry, buf: Any, m0: int, m1: int, mode: str, ws: Workspace,
-              worker: int) -> list[tuple[Any, int]]:
-    """(A, part) pairs with out[m0:m1] = sum A @ weights[part]; A's rows are grid rows m0..m1 of ``buf``.
-
-    offset: A = buf[m + i*R + j] itself, a contiguous slice. columns: the transposed column matrix
-    colT[(i, j, c), m] = buf[m + i*R + j, c], one contiguous copy per offset, and A = colT^T.
-    """
-    if mode == "offset":
-        return [(buf[m0 + s:m1 + s], q) for q, s in enumerate(g.shifts)]
-    k, c = m1 - m0, buf.shape[1]
-    colt = ws.zeros(f"conv.colt{worker}", (g.kh * g.kw * c, g.chunk_rows()), buf.dtype)
-    for q, s in enumerate(g.shifts):
-        colt[q * c:(q + 1) * c, :k] = buf[m0 + s:m1 + s].T
-    return [(colt[:, :k].T, 0)]
 
 
 def _ones(ws: Workspace, n: int, dtype: Any) -> Any:
@@ -218,17 +188,18 @@ def conv2d_backward(dout: Any, saved: ConvSaved, W: Any, *, input_grad: bool = T
         raise ValueError(f"conv2d_backward expects dout of shape {expected}, got {tuple(dout.shape)}")
     ws = workspace if workspace is not None else Workspace()
     dout = dout.astype(W.dtype, copy=False)
+    if g.c < COLUMN_CHANNELS:
+        return _columns_backward(g, saved, dout, W, input_grad, ws)
     if not g.shift:
         return _im2col_backward(g, saved, dout, W, input_grad, ws)
     dbuf = ws.zeros("conv.d", (g.rows, g.f), W.dtype)  # lead, junk columns and rows stay zero
     douts = g.grid(dbuf, g.lead_d, g.oh, g.ow)
     threads.run(lambda n0, n1, _: _dout_into(saved, dout[n0:n1], douts[n0:n1], n0, n1), g.n)
-    mode, dmode = _mode(g.c), _mode(g.f)
-    wshape = _parts(_lhs_weights(W), g, mode).shape
+    wshape = (g.kh * g.kw, g.c, g.f)
     step = g.chunk_rows()
     dx = wf = None
     if input_grad:  # dx is the convolution of dout with the flipped kernel, on the same grid
-        wf = _parts(xp.ascontiguousarray(W[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)).reshape(-1, g.f, g.c), g, dmode)
+        wf = xp.ascontiguousarray(W[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)).reshape(-1, g.f, g.c)
         dx = xp.empty((g.m, g.c), dtype=W.dtype)
 
     ones = _ones(ws, step, W.dtype)
@@ -242,12 +213,12 @@ def conv2d_backward(dout: Any, saved: ConvSaved, W: Any, *, input_grad: bool = T
             m1 = min(hi, m0 + step)
             d = dbuf[g.lead_d + m0:g.lead_d + m1]
             gemm(ones[:, :m1 - m0], d, db, accumulate=m0 > lo, tmp=tmp_w[:1])
-            for a, part in _operands(g, saved.image, m0, m1, mode, ws, worker):
-                gemm(a.T, d, dw[part], accumulate=m0 > lo, tmp=tmp_w)
+            for q, s in enumerate(g.shifts):
+                gemm(saved.image[m0 + s:m1 + s].T, d, dw[q], accumulate=m0 > lo, tmp=tmp_w)
             if dx is not None:
                 o = dx[m0:m1]
-                for q, (a, part) in enumerate(_operands(g, dbuf, m0, m1, dmode, ws, worker)):
-                    gemm(a, wf[part], o, accumulate=q > 0, tmp=tmp[:m1 - m0])
+                for q, s in enumerate(g.shifts):
+                    gemm(dbuf[m0 + s:m1 + s], wf[q], o, accumulate=q > 0, tmp=tmp[:m1 - m0])
         return dw, db
 
     parts = threads.run(rows, g.m, step)
@@ -334,5 +305,89 @@ def _im2col_backward(g: _Geometry, saved: ConvSaved, dout: Any, W: Any, input_gr
                 _windows(dimg[n0:n1], g, i, j)[...] += view[:, :, :, i, j]
     dW = xp.ascontiguousarray(dwm.reshape(g.kh, g.kw, g.c, g.f).transpose(3, 2, 0, 1))
     db = (_ones(ws, d.shape[0], W.dtype) @ d)[0]
+    dx = None if dimg is None else dimg[:, p:p + g.h, p:p + g.w].transpose(0, 3, 1, 2)
+    return dx, dW, db
+
+
+# -- few input channels (a first layer): a transposed column matrix over the real output pixels --
+
+def _padded(g: _Geometry, xl: Any, ws: Workspace, keep: bool) -> Any:
+    """The NHWC image padded by zeros (the workspace's copy when keep: its border stays zero)."""
+    p, shape = g.pad, (g.n, g.h + 2 * g.pad, g.w + 2 * g.pad, g.c)
+    img = ws.zeros("conv.img", shape, xl.dtype) if keep else backend.xp.zeros(shape, dtype=xl.dtype)
+    img[:, p:p + g.h, p:p + g.w] = xl
+    return img
+
+
+def _column_images(g: _Geometry) -> int:
+    """Images per chunk: COLUMN_CHUNK_BYTES of transposed column matrix and output (float32)."""
+    return max(1, COLUMN_CHUNK_BYTES // (4 * g.oh * g.ow * (g.kh * g.kw * g.c + g.f)))
+
+
+def _columns_t(g: _Geometry, img: Any, n0: int, n1: int, flat: Any) -> Any:
+    """colT[(i, j, c), (n, oh, ow)] = img[n, oh*S + i, ow*S + j, c] of images n0..n1, contiguous in
+    the front of the scratch buffer ``flat``."""
+    colt = flat[:g.kh * g.kw * g.c * (n1 - n0) * g.oh * g.ow].reshape(g.kh * g.kw * g.c, -1)
+    view = colt.reshape(g.kh, g.kw, g.c, n1 - n0, g.oh, g.ow)
+    for i in range(g.kh):
+        for j in range(g.kw):
+            view[i, j] = _windows(img[n0:n1], g, i, j).transpose(3, 0, 1, 2)
+    return colt
+
+
+def _columns_forward(g: _Geometry, xl: Any, W: Any, b: Any, relu: bool, ws: Workspace,
+                     keep: bool) -> tuple[Any, ConvSaved]:
+    xp = backend.xp
+    img, wm, nb, pixels = _padded(g, xl, ws, keep), _lhs_weights(W).reshape(-1, g.f), _column_images(g), g.oh * g.ow
+    out = xp.empty((g.n * pixels, g.f), dtype=W.dtype)
+
+    def images(lo: int, hi: int, worker: int) -> None:
+        flat = ws.zeros(f"conv.colt{worker}", (wm.shape[0] * nb * pixels,), W.dtype)
+        for n0 in range(lo, hi, nb):
+            n1 = min(hi, n0 + nb)
+            o = out[n0 * pixels:n1 * pixels]
+            gemm(_columns_t(g, img, n0, n1, flat).T, wm, o)
+            o += b
+            if relu:
+                xp.maximum(o, 0, out=o)
+
+    threads.run(images, g.n, nb)
+    y = out.reshape(g.n, g.oh, g.ow, g.f).transpose(0, 3, 1, 2)
+    return y, ConvSaved(g, img if keep else None, y if relu else None)
+
+
+def _columns_backward(g: _Geometry, saved: ConvSaved, dout: Any, W: Any, input_grad: bool,
+                      ws: Workspace) -> tuple[Any, Any, Any]:
+    xp = backend.xp
+    img, wm, nb, pixels = saved.image, _lhs_weights(W).reshape(-1, g.f), _column_images(g), g.oh * g.ow
+    d = dout.transpose(0, 2, 3, 1)  # dout where it lies when it is channels-last (a pool's dx is)
+    if saved.y is not None or not d.flags.c_contiguous:
+        d = ws.zeros("conv.d", d.shape, W.dtype)
+        _dout_into(saved, dout, d)
+    d = d.reshape(-1, g.f)
+    dimg = xp.zeros(img.shape, dtype=W.dtype) if input_grad else None
+
+    def images(lo: int, hi: int, worker: int) -> tuple[Any, Any]:
+        flat = ws.zeros(f"conv.colt{worker}", (wm.shape[0] * nb * pixels,), W.dtype)
+        dwm = ws.zeros(f"conv.dw{worker}", wm.shape, W.dtype)
+        tmp_w = ws.zeros(f"conv.tmpw{worker}", wm.shape, W.dtype)
+        for n0 in range(lo, hi, nb):
+            n1 = min(hi, n0 + nb)
+            dc = d[n0 * pixels:n1 * pixels]
+            colt = _columns_t(g, img, n0, n1, flat)
+            gemm(colt, dc, dwm, accumulate=n0 > lo, tmp=tmp_w)
+            if dimg is not None:  # col2im of dcolT = wm @ dout^T, window offset by window offset
+                dcolt = gemm(wm, dc.T, colt)
+                view = dcolt.reshape(g.kh, g.kw, g.c, n1 - n0, g.oh, g.ow)
+                for i in range(g.kh):
+                    for j in range(g.kw):
+                        _windows(dimg[n0:n1], g, i, j)[...] += view[i, j].transpose(1, 2, 3, 0)
+        return dwm.copy()
+
+    parts = threads.run(images, g.n, nb)
+    dwm = sum(parts[1:], parts[0])
+    dW = xp.ascontiguousarray(dwm.reshape(g.kh, g.kw, g.c, g.f).transpose(3, 2, 0, 1))
+    db = (_ones(ws, d.shape[0], W.dtype) @ d)[0]
+    p = g.pad
     dx = None if dimg is None else dimg[:, p:p + g.h, p:p + g.w].transpose(0, 3, 1, 2)
     return dx, dW, db

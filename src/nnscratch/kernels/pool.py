@@ -8,7 +8,8 @@ Max routes each output gradient to ONE input, the window's first maximum in row-
 (torch's choice), ties included; padding counts as -inf. Average pads with zeros and divides by
 pool_h * pool_w (torch's count_include_pad). ``relu=True`` (max only) computes max(0, pool(x)),
 which is pool(max(0, x)) with the same gradient, so a ReLU before a max pool costs passes over
-the pooled output only; a window whose inputs are all <= 0 gets no gradient, as through the ReLU.
+the pooled output only; a window whose inputs are all <= 0 gets no gradient, as through the ReLU
+(its recorded offset is moved past the window's, so backward routes nothing there).
 """
 from __future__ import annotations
 
@@ -19,14 +20,21 @@ from . import threads
 
 __all__ = ["PoolSaved", "pool2d_forward", "pool2d_backward"]
 
+#: bytes of pooled output per chunk of images: a chunk's passes (several per window offset) stay in cache
+CHUNK_BYTES = 256 * 2**10
+
+
+def _images_per_chunk(oh: int, ow: int, c: int, itemsize: int) -> int:
+    return max(1, CHUNK_BYTES // (oh * ow * c * itemsize))
+
 
 class PoolSaved:
-    """What pool2d_backward needs: the geometry, the first-maximum offsets, the folded ReLU's output."""
+    """What pool2d_backward needs: the geometry and each window's first-maximum offset (max)."""
 
     def __init__(self, shape: tuple[int, ...], out_hw: tuple[int, int], pool: tuple[int, int], stride: int,
-                 pad: int, mode: str, arg: Any, y: Any) -> None:
+                 pad: int, mode: str, arg: Any) -> None:
         self.shape, self.out_hw, self.pool, self.stride, self.pad = shape, out_hw, pool, stride, pad
-        self.mode, self.arg, self.y = mode, arg, y
+        self.mode, self.arg = mode, arg
 
 
 def _out_hw(shape: tuple[int, ...], ph: int, pw: int, stride: int, pad: int) -> tuple[int, int]:
@@ -65,7 +73,7 @@ def pool2d_forward(x: Any, pool_h: int, pool_w: int, stride: int | None = None, 
     n, h, w, c = xl.shape
     out = xp.empty((n, oh, ow, c), dtype=x.dtype)
     arg = None if mode == "avg" or not keep else \
-        xp.zeros(out.shape, dtype=xp.uint8 if pool_h * pool_w < 256 else xp.int32)
+        xp.zeros(out.shape, dtype=xp.uint8 if 2 * pool_h * pool_w <= 256 else xp.int32)
 
     def images(n0: int, n1: int, _: int) -> None:
         img = xl[n0:n1]
@@ -96,12 +104,15 @@ def pool2d_forward(x: Any, pool_h: int, pool_w: int, stride: int | None = None, 
             xp.multiply(greater, a.dtype.type(q), out=qs)
             xp.maximum(a, qs, out=a)
             xp.maximum(o, win, out=o)
-        if relu:
+        if relu:  # where max <= 0 the ReLU passes no gradient: an offset past the window's matches none
+            xp.less_equal(o, 0, out=greater)
+            xp.multiply(greater, a.dtype.type(pool_h * pool_w), out=qs)
+            a += qs
             xp.maximum(o, 0, out=o)
 
-    threads.run(images, n)
+    threads.run(threads.chunked(images, _images_per_chunk(oh, ow, c, out.itemsize)), n)
     y = out.transpose(0, 3, 1, 2)
-    return y, PoolSaved(tuple(x.shape), (oh, ow), (pool_h, pool_w), s, pad, mode, arg, y if relu else None)
+    return y, PoolSaved(tuple(x.shape), (oh, ow), (pool_h, pool_w), s, pad, mode, arg)
 
 
 def pool2d_backward(dout: Any, saved: PoolSaved) -> Any:
@@ -119,8 +130,6 @@ def pool2d_backward(dout: Any, saved: PoolSaved) -> Any:
 
     def images(n0: int, n1: int, _: int) -> None:
         d = dout[n0:n1].transpose(0, 2, 3, 1)
-        if saved.y is not None:
-            d = d * (saved.y[n0:n1].transpose(0, 2, 3, 1) > 0)
         views = _offsets(img[n0:n1], ph, pw, s, oh, ow)
         if saved.mode == "avg":
             share = d / (ph * pw)
@@ -138,5 +147,5 @@ def pool2d_backward(dout: Any, saved: PoolSaved) -> Any:
             else:
                 xp.multiply(d, hit, out=view)
 
-    threads.run(images, n)
+    threads.run(threads.chunked(images, _images_per_chunk(oh, ow, c, img.itemsize)), n)
     return img[:, p:p + h, p:p + w].transpose(0, 3, 1, 2)

@@ -112,6 +112,14 @@ def split(total: int, parts: int, align: int = 1) -> list[tuple[int, int]]:
     return [(lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:]) if hi > lo]
 
 
+def chunked(fn: Callable[[int, int, int], Any], chunk: int) -> Callable[[int, int, int], None]:
+    """fn over [lo, hi) in pieces of at most ``chunk``, for :func:`run`: each pass stays in cache."""
+    def pieces(lo: int, hi: int, worker: int) -> None:
+        for start in range(lo, hi, chunk):
+            fn(start, min(hi, start + chunk), worker)
+    return pieces
+
+
 def run(fn: Callable[[int, int, int], Any], total: int, align: int = 1, n_workers: int | None = None) -> list[Any]:
     """[fn(lo, hi, worker) for each range of :func:`split`], the ranges run concurrently."""
     n = workers() if n_workers is None else n_workers
