@@ -134,8 +134,10 @@ def bench_network(name: str, who: list[str], rounds: int, block: int, infer_roun
     fns = {w: contestant(w, name, x, t, xi) for w in who}
     for step, _ in fns.values():
         step(), step()
+    from run import cpu_ticks, stolen_share
+
     steps: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    loads = [os.getloadavg()[0]]
+    loads, ticks = [os.getloadavg()[0]], [cpu_ticks()]
     for r in range(rounds):
         for w, (step, _) in fns.items():
             if w == "book" and r % 2 and name == "DeepConvNet":
@@ -143,12 +145,15 @@ def bench_network(name: str, who: list[str], rounds: int, block: int, infer_roun
             step()
             steps[w] += _timed(step, block if w != "book" or name == "TwoLayerNet" else 1)
     loads.append(os.getloadavg()[0])
+    ticks.append(cpu_ticks())
     infer: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for _ in range(infer_rounds):
         for w, (_, inf) in fns.items():
             infer[w] += _timed(inf, 1)
     loads.append(os.getloadavg()[0])
-    res: dict[str, Any] = {"load_average": loads}
+    ticks.append(cpu_ticks())
+    res: dict[str, Any] = {"load_average": loads, "cpu_stolen": {"steps": stolen_share(ticks[0], ticks[1]),
+                                                                 "inference": stolen_share(ticks[1], ticks[2])}}
     def med(xs: list[tuple[float, float]], i: int) -> float:
         return statistics.median(x[i] for x in xs)
 
@@ -212,6 +217,11 @@ def memory(who: list[str], names: list[str], threads: int, infer_n: int) -> dict
     return out
 
 
+def stolen(r: dict[str, Any]) -> str:
+    s = r.get("cpu_stolen", {})
+    return " / ".join("–" if s.get(k) is None else f"{100 * s[k]:.0f} %" for k in ("steps", "inference"))
+
+
 def markdown(results: dict[str, Any], env: dict[str, Any]) -> str:
     blas = env["blas"][0] if isinstance(env.get("blas"), list) and env["blas"] else {}
     lines = [
@@ -221,11 +231,13 @@ def markdown(results: dict[str, Any], env: dict[str, Any]) -> str:
         f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}; load average {env['load_average_start']:.1f} at the start, "
         f"{env['load_average_end']:.1f} at the end (a shared machine). nnscratch and PyTorch float32, the book's "
         f"code float64 as written; medians; ratios nnscratch ÷ PyTorch (lower is better), book ÷ nnscratch (higher); "
-        f"at 1 thread also the calling thread's CPU time, which other processes disturb least.",
+        f"at 1 thread also the calling thread's CPU time, which other processes disturb least. Stolen: the share "
+        f"of the machine's CPU time the hypervisor gave to other guests during the steps / the inference "
+        f"(/proc/stat), which no thread count can use.",
         "",
         "| network | threads | step nnscratch | PyTorch | book | ÷ PyTorch | book ÷ ours | inference 10k nnscratch | PyTorch "
-        "| book | ÷ PyTorch | peak memory growth, train / inference (MiB): nnscratch · PyTorch · book |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| book | ÷ PyTorch | peak memory growth, train / inference (MiB): nnscratch · PyTorch · book | stolen |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
     ]
     for key, r in results.items():
         if "@" not in key or key.startswith("memory@"):
@@ -250,7 +262,8 @@ def markdown(results: dict[str, Any], env: dict[str, Any]) -> str:
                 f"| {o.get(f'step{sfx}_book_over_ours', '–')} | {ms(o, f'inference{sfx}_ms', '.0f')} "
                 f"| {ms(p, f'inference{sfx}_ms', '.0f')} | {ms(b, f'inference{sfx}_ms', '.0f')} "
                 f"| {o.get(f'inference{sfx}_ratio_vs_pytorch', '–')} "
-                f"| {m('nnscratch') + ' · ' + m('pytorch') + ' · ' + m('book') if not sfx else ''} |")
+                f"| {m('nnscratch') + ' · ' + m('pytorch') + ' · ' + m('book') if not sfx else ''} "
+                f"| {stolen(r) if not sfx else ''} |")
     return "\n".join(lines) + "\n"
 
 

@@ -139,6 +139,24 @@ def bench(steps: int, warmup: int, infer_n: int, only: list[str] | None) -> dict
     return results
 
 
+def cpu_ticks() -> tuple[int, int] | None:
+    """(steal, total) jiffies of all CPUs since boot from /proc/stat, or None off Linux. Steal is time
+    the hypervisor ran other guests on this machine's virtual CPUs: on a shared cloud machine the
+    2-thread timings are only as good as the share it left."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return (fields[7] if len(fields) > 7 else 0), sum(fields)
+
+
+def stolen_share(start: tuple[int, int] | None, end: tuple[int, int] | None) -> float | None:
+    """The fraction of all CPU time between two :func:`cpu_ticks` readings that was stolen."""
+    if start is None or end is None or end[1] <= start[1]:
+        return None
+    return round((end[0] - start[0]) / (end[1] - start[1]), 3)
+
+
 def environment() -> dict[str, Any]:
     import torch
 

@@ -7,6 +7,7 @@ import pytest
 from nnscratch import gradient, kernels
 from nnscratch.kernels import blas, threads
 from nnscratch.kernels import conv as kconv
+from nnscratch.kernels.geometry import Geometry
 from nnscratch.layers import Convolution, Pooling
 
 torch = pytest.importorskip("torch")
@@ -232,17 +233,17 @@ def test_split_covers_the_rows_on_chunk_boundaries():
 
 
 def test_chunk_length_tracks_channels(monkeypatch):
-    g = kconv._Geometry((2, 16, 28, 28), (16, 16, 3, 3), 1, 1)
-    assert (g.row, g.rows_per_image, g.m) == (29, 29, 2 * 29 * 29)
+    g = Geometry((2, 16, 28, 28), (16, 16, 3, 3), 1, 1)
+    assert (g.row, g.m) == (29, 28 * 29 * 2)  # (H, W, N) grid: 28 rows of 29 pixels of 2 images
     monkeypatch.setattr(kconv, "CHUNK_BYTES", 1)
     monkeypatch.setattr(kconv, "PARALLEL_CHUNK_BYTES", 1)
-    assert g.chunk_rows() == 256
+    assert kconv._chunk_rows(g) == 256
     monkeypatch.setattr(kconv, "CHUNK_BYTES", 128 * 2**10)
     monkeypatch.setattr(kconv, "PARALLEL_CHUNK_BYTES", 512 * 2**10)
     monkeypatch.setattr(threads, "workers", lambda: 1)
-    assert g.chunk_rows() == 2048  # 128 KiB of 16 float32 channels
+    assert kconv._chunk_rows(g) == 2048  # 128 KiB of 16 float32 channels
     monkeypatch.setattr(threads, "workers", lambda: 2)
-    assert g.chunk_rows() == 8192  # split across threads: 4x longer products
+    assert kconv._chunk_rows(g) == 8192  # split across threads: 4x longer products
 
 
 def test_threads_never_call_scipys_gil_holding_gemm(monkeypatch):
@@ -305,7 +306,7 @@ def test_inference_forward_matches_and_keeps_nothing_batch_sized(rng, monkeypatc
     ws = kernels.Workspace()
     y, saved = kernels.conv2d_forward(x, W, b, 1, 1, relu=True, workspace=ws, keep=False)
     np.testing.assert_allclose(y, kernels.conv2d_forward(x, W, b, 1, 1, relu=True)[0], rtol=0, atol=1e-12)
-    full = kconv._Geometry(x.shape, W.shape, 1, 1).rows
+    full = Geometry(x.shape, W.shape, 1, 1).rows
     buffers = [shape for name, shape, _ in ws._arrays if name == "conv.x"]
     assert buffers and all(rows < full / 2 for rows, _ in buffers)  # 3- and 2-image buffers only
     with pytest.raises(ValueError, match="keep=True"):

@@ -22,9 +22,8 @@ from .workspace import Workspace
 
 def channels_last(x: Any) -> bool:
     """True when the NCHW-shaped ``x`` keeps each pixel's C channels side by side in memory (channels
-    innermost, pixels of a row C apart), as every kernel result does; rows may have gaps."""
-    item = x.dtype.itemsize
-    return x.ndim == 4 and (x.shape[1] == 1 or x.strides[1] == item) and (x.shape[3] == 1 or x.strides[3] == x.shape[1] * item)
+    innermost: NHWC, or the (H, W, N, C) order of a stride-1 convolution), as every kernel result does."""
+    return x.ndim == 4 and (x.shape[1] == 1 or x.strides[1] == x.dtype.itemsize)
 
 
 __all__ = ["ConvSaved", "PoolSaved", "Workspace", "channels_last", "conv2d_backward", "conv2d_forward",

@@ -20,21 +20,19 @@ from . import threads
 
 __all__ = ["PoolSaved", "pool2d_forward", "pool2d_backward"]
 
-#: bytes of pooled output per chunk of images: a chunk's passes (several per window offset) stay in cache
-CHUNK_BYTES = 256 * 2**10
-
-
-def _images_per_chunk(oh: int, ow: int, c: int, itemsize: int) -> int:
-    return max(1, CHUNK_BYTES // (oh * ow * c * itemsize))
+#: bytes of pooled output per block: a block's passes (several per window offset) stay in cache;
+#: runs of images in NHWC memory, runs of output rows in (H, W, N, C) memory (measured with 2x2 pools)
+IMAGE_BLOCK_BYTES = 256 * 2**10
+ROW_BLOCK_BYTES = 2**20
 
 
 class PoolSaved:
     """What pool2d_backward needs: the geometry and each window's first-maximum offset (max)."""
 
     def __init__(self, shape: tuple[int, ...], out_hw: tuple[int, int], pool: tuple[int, int], stride: int,
-                 pad: int, mode: str, arg: Any) -> None:
+                 pad: int, mode: str, arg: Any, hwnc: bool) -> None:
         self.shape, self.out_hw, self.pool, self.stride, self.pad = shape, out_hw, pool, stride, pad
-        self.mode, self.arg = mode, arg
+        self.mode, self.arg, self.hwnc = mode, arg, hwnc
 
 
 def _out_hw(shape: tuple[int, ...], ph: int, pw: int, stride: int, pad: int) -> tuple[int, int]:
@@ -51,9 +49,33 @@ def _out_hw(shape: tuple[int, ...], ph: int, pw: int, stride: int, pad: int) -> 
     return (h - ph) // stride + 1, (w - pw) // stride + 1
 
 
+def _empty(make: Any, shape: tuple[int, ...], dtype: Any, hwnc: bool) -> Any:
+    """An (N, H, W, C) array stored NHWC, or (H, W, N, C) like a stride-1 convolution's output."""
+    if not hwnc:
+        return make(shape, dtype=dtype)
+    n, h, w, c = shape
+    return make((h, w, n, c), dtype=dtype).transpose(2, 0, 1, 3)
+
+
 def _offsets(img: Any, ph: int, pw: int, s: int, oh: int, ow: int) -> list[Any]:
     """img[:, oh*s + i, ow*s + j, :] for each window offset (i, j), row-major order."""
     return [img[:, i:i + s * (oh - 1) + 1:s, j:j + s * (ow - 1) + 1:s] for i in range(ph) for j in range(pw)]
+
+
+def _blocks(fn: Any, out_shape: tuple[int, ...], itemsize: int, s: int, ph: int, hwnc: bool,
+            shared_rows: bool = False) -> None:
+    """fn(out_index, in_index) over cache-sized blocks of the (N, H, W, C)-shaped output and input:
+    runs of output rows in (H, W, N, C) memory (each a contiguous block), else runs of images.
+    ``shared_rows``: blocks of rows overlap in the input (windows taller than the stride), one thread."""
+    n, oh, ow, c = out_shape
+    if not hwnc:
+        images = max(1, IMAGE_BLOCK_BYTES // (oh * ow * c * itemsize))
+        threads.run(threads.chunked(lambda n0, n1, _: fn(slice(n0, n1), slice(n0, n1)), images), n)
+        return
+    rows = max(1, ROW_BLOCK_BYTES // (ow * n * c * itemsize))
+    every = slice(None)
+    threads.run(threads.chunked(lambda r0, r1, _: fn((every, slice(r0, r1)), (every, slice(r0 * s, (r1 - 1) * s + ph))),
+                                rows), oh, n_workers=1 if shared_rows else None)
 
 
 def pool2d_forward(x: Any, pool_h: int, pool_w: int, stride: int | None = None, pad: int = 0,
@@ -71,17 +93,19 @@ def pool2d_forward(x: Any, pool_h: int, pool_w: int, stride: int | None = None, 
     oh, ow = _out_hw(tuple(x.shape), pool_h, pool_w, s, pad)
     xl = x.transpose(0, 2, 3, 1)
     n, h, w, c = xl.shape
-    out = xp.empty((n, oh, ow, c), dtype=x.dtype)
+    hwnc = n > 1 and xl.strides[0] < xl.strides[2]  # keep the input's memory order: the next layer reads it
+    img = xl
+    if pad:
+        img = _empty(xp.empty, (n, h + 2 * pad, w + 2 * pad, c), x.dtype, hwnc)
+        img[...] = -xp.inf if mode == "max" else 0.0
+        img[:, pad:pad + h, pad:pad + w] = xl
+    out = _empty(xp.empty, (n, oh, ow, c), x.dtype, hwnc)
     arg = None if mode == "avg" or not keep else \
-        xp.zeros(out.shape, dtype=xp.uint8 if 2 * pool_h * pool_w <= 256 else xp.int32)
+        _empty(xp.zeros, out.shape, xp.uint8 if 2 * pool_h * pool_w <= 256 else xp.int32, hwnc)
 
-    def images(n0: int, n1: int, _: int) -> None:
-        img = xl[n0:n1]
-        if pad:
-            img = xp.full((n1 - n0, h + 2 * pad, w + 2 * pad, c), -xp.inf if mode == "max" else 0.0, dtype=x.dtype)
-            img[:, pad:pad + h, pad:pad + w] = xl[n0:n1]
-        wins = _offsets(img, pool_h, pool_w, s, oh, ow)
-        o = out[n0:n1]
+    def block(o_at: Any, x_at: Any) -> None:
+        o = out[o_at]
+        wins = _offsets(img[x_at], pool_h, pool_w, s, o.shape[1], ow)
         o[...] = wins[0]
         if mode == "avg":
             for win in wins[1:]:
@@ -96,9 +120,9 @@ def pool2d_forward(x: Any, pool_h: int, pool_w: int, stride: int | None = None, 
             return
         # arg = offset of the FIRST maximum: offset q takes over only where strictly greater, and
         # later offsets have larger q, so arg = max over q of q * (win_q > running max) (branch-free)
-        a = arg[n0:n1]
-        greater = xp.empty(o.shape, dtype=bool)
-        qs = xp.empty(o.shape, dtype=a.dtype)
+        a = arg[o_at]
+        greater = xp.empty_like(o, dtype=bool)  # in o's memory order, like every operand
+        qs = xp.empty_like(a)
         for q, win in enumerate(wins[1:], 1):
             xp.greater(win, o, out=greater)
             xp.multiply(greater, a.dtype.type(q), out=qs)
@@ -110,9 +134,13 @@ def pool2d_forward(x: Any, pool_h: int, pool_w: int, stride: int | None = None, 
             a += qs
             xp.maximum(o, 0, out=o)
 
-    threads.run(threads.chunked(images, _images_per_chunk(oh, ow, c, out.itemsize)), n)
+    _blocks(block, out.shape, out.itemsize, s, pool_h, hwnc)
     y = out.transpose(0, 3, 1, 2)
-    return y, PoolSaved(tuple(x.shape), (oh, ow), (pool_h, pool_w), s, pad, mode, arg)
+    return y, PoolSaved(tuple(x.shape), (oh, ow), (pool_h, pool_w), s, pad, mode, arg, hwnc)
+
+
+def _same_order(a: Any, b: Any) -> bool:
+    return [st for _, st in sorted(zip(a.strides, range(a.ndim)))] == [st for _, st in sorted(zip(b.strides, range(b.ndim)))]
 
 
 def pool2d_backward(dout: Any, saved: PoolSaved) -> Any:
@@ -126,11 +154,15 @@ def pool2d_backward(dout: Any, saved: PoolSaved) -> Any:
         raise ValueError(f"pool2d_backward expects dout of shape {(n, c, oh, ow)}, got {tuple(dout.shape)}")
     covered = p == 0 and s == ph == pw and h == oh * s and w == ow * s  # every pixel in one window
     overlap = s < max(ph, pw)
-    img = (xp.empty if covered else xp.zeros)((n, h + 2 * p, w + 2 * p, c), dtype=dout.dtype)
+    img = _empty(xp.empty if covered else xp.zeros, (n, h + 2 * p, w + 2 * p, c), dout.dtype, saved.hwnc)
+    dl = dout.transpose(0, 2, 3, 1)
+    if saved.arg is not None and not _same_order(dl, saved.arg):  # one transposing copy, not one per offset
+        dl = xp.empty_like(saved.arg, dtype=dout.dtype)
+        dl[...] = dout.transpose(0, 2, 3, 1)
 
-    def images(n0: int, n1: int, _: int) -> None:
-        d = dout[n0:n1].transpose(0, 2, 3, 1)
-        views = _offsets(img[n0:n1], ph, pw, s, oh, ow)
+    def block(d_at: Any, x_at: Any) -> None:
+        d = dl[d_at]
+        views = _offsets(img[x_at], ph, pw, s, d.shape[1], ow)
         if saved.mode == "avg":
             share = d / (ph * pw)
             for view in views:
@@ -139,13 +171,14 @@ def pool2d_backward(dout: Any, saved: PoolSaved) -> Any:
                 else:
                     view[...] = share
             return
-        hit = xp.empty(d.shape, dtype=bool)
+        arg = saved.arg[d_at]
+        hit = xp.empty_like(arg, dtype=bool)
         for q, view in enumerate(views):
-            xp.equal(saved.arg[n0:n1], q, out=hit)
+            xp.equal(arg, q, out=hit)
             if overlap:
                 view += d * hit
             else:
                 xp.multiply(d, hit, out=view)
 
-    threads.run(threads.chunked(images, _images_per_chunk(oh, ow, c, img.itemsize)), n)
+    _blocks(block, dl.shape, img.itemsize, s, ph, saved.hwnc, shared_rows=overlap)
     return img[:, p:p + h, p:p + w].transpose(0, 3, 1, 2)

@@ -3,7 +3,7 @@
 :class:`Convolution` and :class:`Pooling` read like the book (im2col, one matrix product,
 col2im); with ``fast = True`` (the default) they hand the same arithmetic to the kernels, which
 never build a column matrix on stride 1 and keep activations channels-last (NCHW-shaped views of
-NHWC memory: the shapes at every layer interface stay the book's). This module holds what the
+(H, W, N, C) memory, channels innermost: the shapes at every layer interface stay the book's). This module holds what the
 layers keep for that: the kernel's scratch buffers and its saved state from forward to backward.
 """
 from __future__ import annotations
