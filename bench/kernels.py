@@ -160,14 +160,14 @@ def contestants(torch: Any, name: str, x: Any, t: Any, xi: Any, which: list[str]
             else:
                 model = kernel_model(model, fold="fold" in who.split("-"))
             opt = Adam(lr=0.001)
-            # variants: "-numpy" (no SciPy BLAS), "-c<KiB>" (chunk bytes of the stride-1 path)
+            # variants: "-numpy" (no SciPy BLAS), "-c<K>" (K x 1024 multiply-adds per product of the stride-1 path)
             settings = {"scipy": "numpy" not in who and gemm_module._blas is not None,
                         "chunk": next((int(p[1:]) * 1024 for p in who.split("-") if p[:1] == "c" and p[1:].isdigit()),
-                                      conv_module.CHUNK_BYTES)}
+                                      conv_module.CHUNK_MACS)}
 
             def configure(settings: dict = settings) -> None:
                 gemm_module.USE_SCIPY_BLAS = settings["scipy"]
-                conv_module.CHUNK_BYTES = settings["chunk"]
+                conv_module.CHUNK_MACS = settings["chunk"]
 
             def step(model=model, opt=opt, configure=configure) -> None:
                 configure()

@@ -235,15 +235,19 @@ def test_split_covers_the_rows_on_chunk_boundaries():
 def test_chunk_length_tracks_channels(monkeypatch):
     g = Geometry((2, 16, 28, 28), (16, 16, 3, 3), 1, 1)
     assert (g.row, g.m) == (29, 28 * 29 * 2)  # (H, W, N) grid: 28 rows of 29 pixels of 2 images
-    monkeypatch.setattr(kconv, "CHUNK_BYTES", 1)
-    monkeypatch.setattr(kconv, "PARALLEL_CHUNK_BYTES", 1)
+    monkeypatch.setattr(kconv, "CHUNK_MACS", 1)
+    monkeypatch.setattr(kconv, "PARALLEL_CHUNK_MACS", 1)
     assert kconv._chunk_rows(g) == 256
-    monkeypatch.setattr(kconv, "CHUNK_BYTES", 128 * 2**10)
-    monkeypatch.setattr(kconv, "PARALLEL_CHUNK_BYTES", 512 * 2**10)
+    wide = Geometry((2, 64, 8, 8), (64, 64, 3, 3), 1, 1)
+    monkeypatch.setattr(kconv, "CHUNK_MACS", 2**19)
+    monkeypatch.setattr(kconv, "PARALLEL_CHUNK_MACS", 2**21)
     monkeypatch.setattr(threads, "workers", lambda: 1)
-    assert kconv._chunk_rows(g) == 2048  # 128 KiB of 16 float32 channels
+    assert kconv._chunk_rows(g) == 2048  # 2**19 multiply-adds per product: 2048 rows x 16 x 16
     monkeypatch.setattr(threads, "workers", lambda: 2)
     assert kconv._chunk_rows(g) == 8192  # split across threads: 4x longer products
+    monkeypatch.setattr(threads, "workers", lambda: 1)
+    assert kconv._chunk_rows(wide) == 256  # 16x the channel pairs: 16x shorter (at least 256 rows)
+    assert kconv._ranges(g, 2, 28) == [(0, 56), (58, 114)]  # two output rows of 28 pixels x 2 images
 
 
 def test_threads_never_call_scipys_gil_holding_gemm(monkeypatch):

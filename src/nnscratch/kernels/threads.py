@@ -10,7 +10,7 @@ work (SciPy's BLAS wrappers do not: see :func:`in_parallel`). A network pass run
 :func:`handed_over` (``Sequential`` enters it when a layer is on the kernels), so BLAS's own
 threads never wake between the kernels. Python threads pay for every GIL hand-over, so a product
 must be tens of microseconds long to gain from a second one: the convolution's chunks are larger
-when they are split (``kernels.conv.PARALLEL_CHUNK_BYTES``).
+when they are split (``kernels.conv.PARALLEL_CHUNK_MACS``).
 """
 from __future__ import annotations
 
