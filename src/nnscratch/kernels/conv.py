@@ -38,7 +38,8 @@ __all__ = ["ConvSaved", "conv2d_forward", "conv2d_backward"]
 #: wider operand, 22.3 with 512 KiB; 32->32: 21.0 and 25.4; DeepConvNet step 105-107 -> 98-100 ms)
 CHUNK_MACS = 2**20
 #: the same when the rows are split across threads: each product must outlast a GIL hand-over
-#: (DeepConvNet step at 2 threads, measured: 78-80 ms with 128 KiB chunks, 68-70 ms with 512 KiB)
+#: (4x longer: with chunks sized in bytes, a DeepConvNet step at 2 threads took 78-80 ms with
+#: 128 KiB chunks and 68-70 ms with 512 KiB, measured on the previous grid layout)
 PARALLEL_CHUNK_MACS = 4 * 2**20
 #: images per pass through the input buffer when no backward follows (keep=False)
 INFERENCE_IMAGES = 128

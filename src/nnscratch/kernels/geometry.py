@@ -47,12 +47,13 @@ class Geometry:
         block = buf[lead:lead + h * self.row * self.n]
         return block.reshape(h, self.row, self.n, buf.shape[1])[:, :w].transpose(2, 0, 1, 3)
 
+
 class ConvSaved:
     """What conv2d_backward needs from the forward pass (the layer keeps it until backward)."""
 
     def __init__(self, geometry: Geometry, image: Any, y: Any) -> None:
         self.geometry = geometry
-        self.image = image  # stride 1: the flat padded grid; im2col path: the padded NHWC image
+        self.image = image  # stride 1: the flat padded grid; column paths: the padded image (HWNC or NHWC)
         self.y = y  # the output when ReLU was folded in (its mask gates dout), else None
 
 

@@ -1,8 +1,10 @@
 """Fast max / average pooling (ch. 7.3) over channels-last memory, ReLU optionally folded in.
 
-Interface like :mod:`.conv`: x (N, C, H, W) with any strides, results NCHW-shaped views of NHWC
-memory. Each window offset (i, j) is one strided view of the (padded) channels-last image, whose
-innermost run is all C channels of a pixel, so every pass moves whole pixels.
+Interface like :mod:`.conv`: x (N, C, H, W) with any strides, results NCHW-shaped views of
+channels-last memory in the input's order: NHWC, or (H, W, N, C) after a stride-1 convolution.
+Each window offset (i, j) is one strided view of the (padded) image, whose innermost run is all C
+channels of a pixel (NHWC) or a whole row of the batch (H, W, N, C), so every pass moves whole
+pixels; the passes run over cache-sized blocks of images or of output rows.
 
 Max routes each output gradient to ONE input, the window's first maximum in row-major order
 (torch's choice), ties included; padding counts as -inf. Average pads with zeros and divides by
