@@ -38,6 +38,14 @@ def _fortran_operand(m: Any) -> tuple[Any, int] | None:
     return None
 
 
+def _scipy_gemm(dtype: Any) -> Any:
+    """SciPy's ?gemm for ``dtype`` where it may run now (installed, NumPy backend, not inside a
+    parallel section: SciPy's wrappers hold the GIL, so threads sharing rows use NumPy's matmul), else None."""
+    if not USE_SCIPY_BLAS or backend.xp is not np or threads.in_parallel():
+        return None
+    return _GEMM.get(np.dtype(dtype).char)
+
+
 def accumulator(dtype: Any) -> Callable[[Any, Any, Any, Any], None]:
     """acc(a, b, out, tmp): out += a @ b for C-contiguous a (m, k), b (k, n), out (m, n) of ``dtype``
     with k <= m (the per-offset products), ``tmp`` (m, n) scratch for the portable path.
@@ -45,8 +53,7 @@ def accumulator(dtype: Any) -> Callable[[Any, Any, Any, Any], None]:
     :func:`gemm`'s choice made once for a loop of thousands of such calls (its checks cost about
     1 us a call, measured on a 1400x16 @ 16x16 product of 10 us).
     """
-    xp = backend.xp
-    fn = _GEMM.get(np.dtype(dtype).char) if USE_SCIPY_BLAS and xp is np and not threads.in_parallel() else None
+    xp, fn = backend.xp, _scipy_gemm(dtype)
     if fn is not None:
         def acc(a: Any, b: Any, out: Any, tmp: Any) -> None:
             fn(1.0, b.T, a.T, 1.0, out.T, overwrite_c=1)  # out^T += b^T a^T in out's memory
@@ -65,9 +72,7 @@ def gemm(a: Any, b: Any, out: Any, accumulate: bool = False, tmp: Any = None) ->
     xp = backend.xp
     # beta = 1 pays where C is large next to the reduction (k <= m: the per-offset products);
     # a long reduction into a small C (dW) runs faster in NumPy's newer BLAS, and its add is tiny
-    # and SciPy's wrappers hold the GIL, so threads sharing a kernel's rows use NumPy's matmul
-    fn = (_GEMM.get(out.dtype.char) if USE_SCIPY_BLAS and accumulate and xp is np and a.shape[1] <= out.shape[0]
-          and not threads.in_parallel() else None)
+    fn = _scipy_gemm(out.dtype) if accumulate and a.shape[1] <= out.shape[0] else None
     if fn is not None and out.flags.c_contiguous and a.dtype == b.dtype == out.dtype:
         x, y = _fortran_operand(b), _fortran_operand(a)
         if x is not None and y is not None:

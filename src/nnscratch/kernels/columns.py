@@ -110,37 +110,49 @@ def _padded_hwnc(g: Geometry, xl: Any, ws: Workspace, keep: bool) -> Any:
     return img
 
 
-def _column_chunks(g: Geometry) -> list[tuple[int, int, int]]:
-    """(oh, ow0, ow1): pieces of output rows, COLUMN_CHUNK_BYTES of column matrix and output (float32) each."""
+def _column_chunks(g: Geometry) -> tuple[list[tuple[int, int, int]], int]:
+    """(oh, ow0, ow1): pieces of output rows, COLUMN_CHUNK_BYTES of column matrix and output (float32)
+    each; and the most pixels (ow, n) any piece holds, to size the scratch buffers."""
     per_pixel = 4 * g.n * (g.kh * g.kw * g.c + g.f)
     pieces = -(-g.ow * per_pixel // COLUMN_CHUNK_BYTES)
     cuts = [g.ow * k // pieces for k in range(pieces + 1)]
-    return [(oh, lo, hi) for oh in range(g.oh) for lo, hi in zip(cuts[:-1], cuts[1:]) if hi > lo]
+    chunks = [(oh, lo, hi) for oh in range(g.oh) for lo, hi in zip(cuts[:-1], cuts[1:]) if hi > lo]
+    return chunks, max(hi - lo for _, lo, hi in chunks) * g.n
+
+
+def _pixel_rows(g: Geometry, oh: int, ow0: int, ow1: int) -> slice:
+    """The rows (oh, ow, n), ow0 <= ow < ow1, of an (OH, OW, N)-ordered (rows, channels) array."""
+    return slice((oh * g.ow + ow0) * g.n, (oh * g.ow + ow1) * g.n)
+
+
+def _window_pixels(img: Any, g: Geometry, oh: int, ow0: int, ow1: int, i: int, j: int) -> Any:
+    """img[oh*S + i, ow*S + j] for ow0 <= ow < ow1: pixel (i, j) of those windows, (ow, N, C)."""
+    s = g.stride
+    return img[oh * s + i, ow0 * s + j:(ow1 - 1) * s + j + 1:s]
 
 
 def _columns_t(g: Geometry, img: Any, oh: int, ow0: int, ow1: int, flat: Any) -> Any:
     """colT[(i, j, c), (ow, n)] = img[oh*S + i, ow*S + j, n, c] for ow0 <= ow < ow1, contiguous in the
     front of the scratch buffer ``flat``."""
-    s, k = g.stride, (ow1 - ow0) * g.n
+    k = (ow1 - ow0) * g.n
     colt = flat[:g.kh * g.kw * g.c * k].reshape(g.kh * g.kw * g.c, k)
     view = colt.reshape(g.kh, g.kw, g.c, ow1 - ow0, g.n)
     for i in range(g.kh):
         for j in range(g.kw):
-            view[i, j] = img[oh * s + i, ow0 * s + j:(ow1 - 1) * s + j + 1:s].transpose(2, 0, 1)
+            view[i, j] = _window_pixels(img, g, oh, ow0, ow1, i, j).transpose(2, 0, 1)
     return colt
 
 
 def columns_forward(g: Geometry, xl: Any, W: Any, b: Any, relu: bool, ws: Workspace,
                      keep: bool) -> tuple[Any, ConvSaved]:
     xp = backend.xp
-    img, wm, chunks = _padded_hwnc(g, xl, ws, keep), lhs_weights(W).reshape(-1, g.f), _column_chunks(g)
+    img, wm, (chunks, width) = _padded_hwnc(g, xl, ws, keep), lhs_weights(W).reshape(-1, g.f), _column_chunks(g)
     out = xp.empty((g.oh * g.ow * g.n, g.f), dtype=W.dtype)  # rows (oh, ow, n)
-    width = max(hi - lo for _, lo, hi in chunks) * g.n
 
     def rows(lo: int, hi: int, worker: int) -> None:
         flat = ws.zeros(f"conv.colt{worker}", (wm.shape[0] * width,), W.dtype)
         for oh, ow0, ow1 in chunks[lo:hi]:
-            o = out[(oh * g.ow + ow0) * g.n:(oh * g.ow + ow1) * g.n]
+            o = out[_pixel_rows(g, oh, ow0, ow1)]
             gemm(_columns_t(g, img, oh, ow0, ow1, flat).T, wm, o)
             o += b
             if relu:
@@ -154,36 +166,35 @@ def columns_forward(g: Geometry, xl: Any, W: Any, b: Any, relu: bool, ws: Worksp
 def columns_backward(g: Geometry, saved: ConvSaved, dout: Any, W: Any, input_grad: bool,
                       ws: Workspace) -> tuple[Any, Any, Any]:
     xp = backend.xp
-    img, wm, chunks = saved.image, lhs_weights(W).reshape(-1, g.f), _column_chunks(g)
+    img, wm, (chunks, width) = saved.image, lhs_weights(W).reshape(-1, g.f), _column_chunks(g)
     d = dout.transpose(2, 3, 0, 1)  # dout where it lies when it is in (H, W, N, C) order (a pool's dx is)
     if saved.y is not None or not d.flags.c_contiguous:
         d = ws.zeros("conv.d", d.shape, W.dtype)
         dout_into(saved, dout, d.transpose(2, 0, 1, 3))
     d = d.reshape(-1, g.f)
     dimg = xp.zeros(img.shape, dtype=W.dtype) if input_grad else None
-    width = max(hi - lo for _, lo, hi in chunks) * g.n
 
     def weights(lo: int, hi: int, worker: int) -> Any:
         flat = ws.zeros(f"conv.colt{worker}", (wm.shape[0] * width,), W.dtype)
         dwm = ws.zeros(f"conv.dw{worker}", wm.shape, W.dtype)
         tmp_w = ws.zeros(f"conv.tmpw{worker}", wm.shape, W.dtype)
         for k, (oh, ow0, ow1) in enumerate(chunks[lo:hi]):
-            dc = d[(oh * g.ow + ow0) * g.n:(oh * g.ow + ow1) * g.n]
+            dc = d[_pixel_rows(g, oh, ow0, ow1)]
             gemm(_columns_t(g, img, oh, ow0, ow1, flat), dc, dwm, accumulate=k > 0, tmp=tmp_w)
         return dwm.copy()
 
     parts = threads.run(weights, len(chunks))
     dwm = sum(parts[1:], parts[0])
     if dimg is not None:  # col2im of dcolT = wm @ dout^T, offset by offset (on one thread: the
-        s = g.stride      # windows of neighbouring output rows overlap in dx)
+        # windows of neighbouring output rows overlap in dx)
         flat = ws.zeros("conv.dcolt", (wm.shape[0] * width,), W.dtype)
         for oh, ow0, ow1 in chunks:
-            dc = d[(oh * g.ow + ow0) * g.n:(oh * g.ow + ow1) * g.n]
+            dc = d[_pixel_rows(g, oh, ow0, ow1)]
             dcolt = gemm(wm, dc.T, flat[:wm.shape[0] * dc.shape[0]].reshape(wm.shape[0], -1))
             view = dcolt.reshape(g.kh, g.kw, g.c, ow1 - ow0, g.n)
             for i in range(g.kh):
                 for j in range(g.kw):
-                    dimg[oh * s + i, ow0 * s + j:(ow1 - 1) * s + j + 1:s] += view[i, j].transpose(1, 2, 0)
+                    _window_pixels(dimg, g, oh, ow0, ow1, i, j)[...] += view[i, j].transpose(1, 2, 0)
     dW = xp.ascontiguousarray(dwm.reshape(g.kh, g.kw, g.c, g.f).transpose(3, 2, 0, 1))
     db = (ones_row(ws, d.shape[0], W.dtype) @ d)[0]
     p = g.pad

@@ -3,8 +3,8 @@
 Interface like :mod:`.conv`: x (N, C, H, W) with any strides, results NCHW-shaped views of
 channels-last memory in the input's order: NHWC, or (H, W, N, C) after a stride-1 convolution.
 Each window offset (i, j) is one strided view of the (padded) image, whose innermost run is all C
-channels of a pixel (NHWC) or a whole row of the batch (H, W, N, C), so every pass moves whole
-pixels; the passes run over cache-sized blocks of images or of output rows.
+channels of a pixel (NHWC) or that pixel of every image (N*C numbers, (H, W, N, C)), so every pass
+moves whole pixels; the passes run over cache-sized blocks of images or of output rows.
 
 Max routes each output gradient to ONE input, the window's first maximum in row-major order
 (torch's choice), ties included; padding counts as -inf. Average pads with zeros and divides by
@@ -141,8 +141,9 @@ def pool2d_forward(x: Any, pool_h: int, pool_w: int, stride: int | None = None, 
     return y, PoolSaved(tuple(x.shape), (oh, ow), (pool_h, pool_w), s, pad, mode, arg, hwnc)
 
 
-def _same_order(a: Any, b: Any) -> bool:
-    return [st for _, st in sorted(zip(a.strides, range(a.ndim)))] == [st for _, st in sorted(zip(b.strides, range(b.ndim)))]
+def _memory_order(a: Any) -> list[int]:
+    """a's axes from the innermost (smallest stride) out."""
+    return sorted(range(a.ndim), key=lambda axis: a.strides[axis])
 
 
 def pool2d_backward(dout: Any, saved: PoolSaved) -> Any:
@@ -158,7 +159,7 @@ def pool2d_backward(dout: Any, saved: PoolSaved) -> Any:
     overlap = s < max(ph, pw)
     img = _empty(xp.empty if covered else xp.zeros, (n, h + 2 * p, w + 2 * p, c), dout.dtype, saved.hwnc)
     dl = dout.transpose(0, 2, 3, 1)
-    if saved.arg is not None and not _same_order(dl, saved.arg):  # one transposing copy, not one per offset
+    if saved.arg is not None and _memory_order(dl) != _memory_order(saved.arg):  # one transposing copy, not one per offset
         dl = xp.empty_like(saved.arg, dtype=dout.dtype)
         dl[...] = dout.transpose(0, 2, 3, 1)
 
