@@ -105,6 +105,20 @@ def test_trainer_augments_batches_and_resume_repeats_the_same_distortions(rng, t
     assert not np.array_equal(other.network.params["affine1.W"], whole.network.params["affine1.W"])
 
 
+def test_trainer_augments_only_the_first_augment_epochs(rng):
+    x = rng.random((40, 1, 28, 28)).astype(np.float32)
+    t = rng.integers(0, 10, 40)
+    trainer = _trainer(x, t, 3)
+    trainer.augment_epochs = 2
+    epochs_seen = []
+    real = trainer.augment
+    trainer.augment = lambda b: epochs_seen.append(trainer.current_epoch) or real(b)
+    trainer.train()
+    assert epochs_seen == [0, 0, 1, 1]  # two batches per epoch; the third epoch trains on the images as they are
+    with pytest.raises(ValueError, match="augment_epochs"):
+        Trainer(trainer.network, x, t, augment=real, augment_epochs=-1)
+
+
 def test_augmentation_experiment_beats_plain_training(tmp_path):
     """Quick size: SimpleConvNet on 1 000 sample images, 30 epochs; augmented test accuracy must beat
     plain training by at least 3 points (measured: 90.0 % -> 96.3 %, seed 0)."""

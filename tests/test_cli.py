@@ -150,3 +150,13 @@ def test_train_augment_option_runs_and_records_the_command(tmp_path, capsys):
     assert len(history["test_acc"]) == 1
     _, _, extra = serialization.load_checkpoint(out / "checkpoint.npz")
     assert extra["augment_rng"] is not None  # the augmenter's generator is saved for --resume
+
+
+def test_train_clean_epochs_needs_augment_and_is_saved_for_resume(tmp_path, capsys):
+    base = ["train", "--model", "mlp", "--hidden", "16", "--dataset", "mnist-sample", "--epochs", "2",
+            "--train-size", "200", "--threads", "1", "--quiet", "--clean-epochs", "1"]
+    assert main([*base, "--out", str(tmp_path / "plain")]) == 2
+    assert "--clean-epochs" in capsys.readouterr().err
+    assert main([*base, "--augment", "--out", str(tmp_path / "aug")]) == 0
+    _, _, extra = serialization.load_checkpoint(tmp_path / "aug" / "checkpoint.npz")
+    assert "clean_epochs" in json.dumps(extra)

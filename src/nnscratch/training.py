@@ -100,6 +100,7 @@ class Trainer:
         preprocess: str | Preprocessor | None = None,
         task: str = "auto",
         augment: Callable[[Any], Any] | None = None,
+        augment_epochs: int | None = None,
     ) -> None:
         self.network = network
         self.task = model_task(network, task)
@@ -159,6 +160,9 @@ class Trainer:
         if augment is not None and not callable(augment):
             raise ValueError(f"augment must be callable (e.g. an Augmenter), got {type(augment).__name__}")
         self.augment = augment
+        #: augment only the first ``augment_epochs`` epochs (None: all); the rest see the images as they
+        #: are, so the last, small-rate updates fit the undistorted digits the test set holds
+        self.augment_epochs = None if augment_epochs is None else check_int("augment_epochs", augment_epochs, 0)
 
     # ---- the book's attribute names ------------------------------------------------------
     @property
@@ -213,7 +217,7 @@ class Trainer:
             for cb in self.callbacks:
                 cb.on_epoch_begin(self)
         idx = self._batches[self.steps_in_epoch]
-        x = self.x_train[idx] if self.augment is None else self.augment(self.x_train[idx])
+        x = self.x_train[idx] if not self._augmenting() else self.augment(self.x_train[idx])
         loss = self._update(x, self.t_train[idx])
         self.steps_in_epoch += 1
         for cb in self.callbacks:
@@ -223,6 +227,10 @@ class Trainer:
         return loss
 
     train_step = step
+
+    def _augmenting(self) -> bool:
+        """Whether this epoch's batches are distorted: an augmenter is set and the epoch is within augment_epochs."""
+        return self.augment is not None and (self.augment_epochs is None or self.current_epoch < self.augment_epochs)
 
     # ---- epochs ------------------------------------------------------------------------------
     def evaluate(self, sample_num: int | None = None) -> dict[str, float]:

@@ -67,6 +67,8 @@ def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -
     t.add_argument("--augment", action="store_true",
                    help="data augmentation (ch. 8.1.2): random shifts (2 px), rotations (10 deg) and rescaling "
                         "(10 %%) of every training batch, seeded by --seed")
+    t.add_argument("--clean-epochs", type=nonnegative_int, default=0, metavar="N",
+                   help="with --augment: train the last N epochs on the undistorted images (default 0: augment every epoch)")
     t.add_argument("--threads", type=thread_count, default=None, metavar="N",
                    help="BLAS and kernel threads (threadpoolctl), e.g. 1 on a machine shared with other work "
                         "(default: OPENBLAS_NUM_THREADS or all cores)")
@@ -93,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         print(restore_options(args, given))  # the checkpoint's options, except those given again
     check_model_options(args, given)
+    if args.clean_epochs and not args.augment:
+        raise ValueError("--clean-epochs N sets how many final epochs skip the augmentation; it needs --augment")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is an existing file; --out names a directory (it receives model.npz, "
@@ -119,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         x_val=x_val, t_val=t_val, seed=args.seed, callbacks=callbacks,
         evaluate_sample_num_per_epoch=args.eval_samples or None, preprocess=args.preprocess,
         augment=Augmenter(seed=args.seed + 1) if args.augment else None,
+        augment_epochs=max(args.epochs - args.clean_epochs, 0) if args.augment and args.clean_epochs else None,
     )
     print(f"model: {args.model} ({model.num_params():,} parameters), optimizer: {args.optimizer} lr={param['lr']} "
           f"({args.schedule} schedule), "
