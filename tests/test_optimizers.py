@@ -388,3 +388,28 @@ def test_bad_inputs_raise_value_error() -> None:
     with pytest.raises(ValueError, match="get_config"):
         SGD(lr_schedule=lambda k: 0.1).get_config()
     assert repr(SGD(lr=0.5)).startswith("SGD(") and opt_mod.RMSProp is RMSprop
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_in_cache_blocks_is_bit_identical_to_one_pass(monkeypatch, dtype) -> None:
+    """Blocks of the update (optimizers.UPDATE_BLOCK) run the same operations on each element."""
+    import nnscratch.optimizers as optimizers
+
+    rng = np.random.default_rng(3)
+    p0 = {"w": rng.standard_normal((301, 337)).astype(dtype), "b": rng.standard_normal(77).astype(dtype),
+          "strided": rng.standard_normal((200, 400)).astype(dtype)[:, ::2]}  # not contiguous: whole
+    grads = [{k: rng.standard_normal(v.shape).astype(dtype) for k, v in p0.items()} for _ in range(4)]
+
+    def run(block: int) -> dict[str, np.ndarray]:
+        monkeypatch.setattr(optimizers, "UPDATE_BLOCK", block)
+        p = {k: v.copy() for k, v in p0.items()}
+        opt = Adam(lr=0.01)
+        for g in grads:
+            opt.update(p, g)
+        return p
+
+    whole, blocked = run(10**9), run(1000)
+    assert len(optimizers.in_blocks(*[np.zeros((301, 337))] * 4)) == 102  # 101 437 elements in blocks of 1 000
+    for k in p0:
+        np.testing.assert_array_equal(blocked[k], whole[k], err_msg=k)
+        assert blocked[k].dtype == dtype

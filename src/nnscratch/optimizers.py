@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Mapping
 
+import numpy as np
+
 from . import backend
 from .validation import check_int, check_number, check_positive
 
@@ -284,27 +286,45 @@ class Adam(Optimizer):
         lr_t = self.lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
         # m += (1-b1)(g-m); v += (1-b2)(g*g-v); p -= lr_t*m / (sqrt(v)+eps): the same operations in
         # the same order (bit for bit), through two scratch arrays instead of eight temporaries
-        a, b = self._scratch(p)
-        xp.subtract(g, m, out=a)
-        a *= 1.0 - b1
-        m += a
-        xp.multiply(g, g, out=a)
-        a -= v
-        a *= 1.0 - b2
-        v += a
-        xp.sqrt(v, out=a)
-        a += self.eps
-        xp.multiply(m, lr_t, out=b)
-        b /= a
-        p -= b
+        for p, g, m, v in in_blocks(p, g, m, v):
+            a, b = self._scratch(p)
+            xp.subtract(g, m, out=a)
+            a *= 1.0 - b1
+            m += a
+            xp.multiply(g, g, out=a)
+            a -= v
+            a *= 1.0 - b2
+            v += a
+            xp.sqrt(v, out=a)
+            a += self.eps
+            xp.multiply(m, lr_t, out=b)
+            b /= a
+            p -= b
 
     def _scratch(self, p: Any) -> tuple[Any, Any]:
-        """Two arrays shaped like ``p``, reused between updates (not part of the state)."""
+        """Two arrays shaped like ``p`` (a block), reused between updates (not part of the state)."""
         cache = self.__dict__.setdefault("_scratch_arrays", {})
         key = (p.shape, p.dtype.str)
         if key not in cache:
             cache[key] = (backend.xp.empty_like(p), backend.xp.empty_like(p))
         return cache[key]
+
+
+#: elements per block of an update's passes: six float32 arrays of this length (768 KiB) stay in
+#: a core's L2 cache through Adam's ten passes, instead of ten trips to memory (bench: adam.update
+#: in bench/profile_layers.py)
+UPDATE_BLOCK = 32768
+
+
+def in_blocks(*arrays: Any) -> list[tuple[Any, ...]]:
+    """Equal-sized pieces of same-shape arrays: flat blocks of UPDATE_BLOCK elements when all are
+    C-contiguous NumPy arrays (views: updates write through), else the arrays whole (CuPy: one launch)."""
+    first = arrays[0]
+    if (backend.xp is not np or first.size <= UPDATE_BLOCK
+            or not all(a.flags.c_contiguous and a.shape == first.shape for a in arrays)):
+        return [arrays]
+    flat = [a.reshape(-1) for a in arrays]
+    return [tuple(f[i:i + UPDATE_BLOCK] for f in flat) for i in range(0, first.size, UPDATE_BLOCK)]
 
 
 class AdamW(Adam):
