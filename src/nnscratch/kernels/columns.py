@@ -131,30 +131,36 @@ def _window_pixels(img: Any, g: Geometry, oh: int, ow0: int, ow1: int, i: int, j
     return img[oh * s + i, ow0 * s + j:(ow1 - 1) * s + j + 1:s]
 
 
-def _columns_t(g: Geometry, img: Any, oh: int, ow0: int, ow1: int, flat: Any) -> Any:
+def _columns_t(g: Geometry, img: Any, oh: int, ow0: int, ow1: int, flat: Any, ones: bool = False) -> Any:
     """colT[(i, j, c), (ow, n)] = img[oh*S + i, ow*S + j, n, c] for ow0 <= ow < ow1, contiguous in the
-    front of the scratch buffer ``flat``."""
-    k = (ow1 - ow0) * g.n
-    colt = flat[:g.kh * g.kw * g.c * k].reshape(g.kh * g.kw * g.c, k)
-    view = colt.reshape(g.kh, g.kw, g.c, ow1 - ow0, g.n)
-    for i in range(g.kh):
-        for j in range(g.kw):
-            view[i, j] = _window_pixels(img, g, oh, ow0, ow1, i, j).transpose(2, 0, 1)
+    front of the scratch buffer ``flat``; ``ones``: then a last row of ones (the bias's, in forward).
+
+    One copy from a strided view of every window pixel (the windows overlap, so it is read-only).
+    """
+    k, taps, s = (ow1 - ow0) * g.n, g.kh * g.kw * g.c, g.stride
+    colt = flat[:(taps + ones) * k].reshape(taps + ones, k)
+    sh, sw, sn, sc = img.strides
+    windows = backend.xp.lib.stride_tricks.as_strided(
+        img[oh * s, ow0 * s], shape=(g.kh, g.kw, g.c, ow1 - ow0, g.n), strides=(sh, sw, sc, sw * s, sn))
+    colt[:taps].reshape(g.kh, g.kw, g.c, ow1 - ow0, g.n)[...] = windows
+    if ones:
+        colt[taps] = 1
     return colt
 
 
 def columns_forward(g: Geometry, xl: Any, W: Any, b: Any, relu: bool, ws: Workspace,
                      keep: bool) -> tuple[Any, ConvSaved]:
     xp = backend.xp
-    img, wm, (chunks, width) = _padded_hwnc(g, xl, ws, keep), lhs_weights(W).reshape(-1, g.f), _column_chunks(g)
+    img, (chunks, width) = _padded_hwnc(g, xl, ws, keep), _column_chunks(g)
+    # the bias is one more row of the weights, times a row of ones in the column matrix: no pass of its own
+    wmb = xp.concatenate([lhs_weights(W).reshape(-1, g.f), b.reshape(1, g.f)])
     out = xp.empty((g.oh * g.ow * g.n, g.f), dtype=W.dtype)  # rows (oh, ow, n)
 
     def rows(lo: int, hi: int, worker: int) -> None:
-        flat = ws.zeros(f"conv.colt{worker}", (wm.shape[0] * width,), W.dtype)
+        flat = ws.zeros(f"conv.colt{worker}", (wmb.shape[0] * width,), W.dtype)
         for oh, ow0, ow1 in chunks[lo:hi]:
             o = out[_pixel_rows(g, oh, ow0, ow1)]
-            gemm(_columns_t(g, img, oh, ow0, ow1, flat).T, wm, o)
-            o += b
+            gemm(_columns_t(g, img, oh, ow0, ow1, flat, ones=True).T, wmb, o)
             if relu:
                 xp.maximum(o, 0, out=o)
 
@@ -175,16 +181,18 @@ def columns_backward(g: Geometry, saved: ConvSaved, dout: Any, W: Any, input_gra
     dimg = xp.zeros(img.shape, dtype=W.dtype) if input_grad else None
 
     def weights(lo: int, hi: int, worker: int) -> Any:
-        flat = ws.zeros(f"conv.colt{worker}", (wm.shape[0] * width,), W.dtype)
-        dwm = ws.zeros(f"conv.dw{worker}", wm.shape, W.dtype)
-        tmp_w = ws.zeros(f"conv.tmpw{worker}", wm.shape, W.dtype)
+        # [dW; db] = [colT; ones] @ dout: the row of ones that carried the bias forward sums dout for db
+        flat = ws.zeros(f"conv.colt{worker}", ((wm.shape[0] + 1) * width,), W.dtype)
+        dwmb = ws.zeros(f"conv.dw{worker}", (wm.shape[0] + 1, g.f), W.dtype)
+        tmp_w = ws.zeros(f"conv.tmpw{worker}", dwmb.shape, W.dtype)
         for k, (oh, ow0, ow1) in enumerate(chunks[lo:hi]):
             dc = d[_pixel_rows(g, oh, ow0, ow1)]
-            gemm(_columns_t(g, img, oh, ow0, ow1, flat), dc, dwm, accumulate=k > 0, tmp=tmp_w)
-        return dwm.copy()
+            gemm(_columns_t(g, img, oh, ow0, ow1, flat, ones=True), dc, dwmb, accumulate=k > 0, tmp=tmp_w)
+        return dwmb.copy()
 
     parts = threads.run(weights, len(chunks))
-    dwm = sum(parts[1:], parts[0])
+    dwmb = sum(parts[1:], parts[0])
+    dwm, db = dwmb[:-1], dwmb[-1].copy()
     if dimg is not None:  # col2im of dcolT = wm @ dout^T, offset by offset (on one thread: the
         # windows of neighbouring output rows overlap in dx)
         flat = ws.zeros("conv.dcolt", (wm.shape[0] * width,), W.dtype)
@@ -196,7 +204,6 @@ def columns_backward(g: Geometry, saved: ConvSaved, dout: Any, W: Any, input_gra
                 for j in range(g.kw):
                     _window_pixels(dimg, g, oh, ow0, ow1, i, j)[...] += view[i, j].transpose(1, 2, 0)
     dW = xp.ascontiguousarray(dwm.reshape(g.kh, g.kw, g.c, g.f).transpose(3, 2, 0, 1))
-    db = (ones_row(ws, d.shape[0], W.dtype) @ d)[0]
     p = g.pad
     dx = None if dimg is None else dimg[p:p + g.h, p:p + g.w].transpose(2, 3, 0, 1)
     return dx, dW, db
