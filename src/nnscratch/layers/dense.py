@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..kernels.threads import matmul
 from .base import WeightLayer, check_dout, float_input
 
 
@@ -36,7 +37,7 @@ class Affine(WeightLayer):
         self._check_features(x.shape, "input")
         self.original_x_shape = x.shape
         self.x = x.reshape(-1, W.shape[0])
-        out = self.x @ W + b
+        out = matmul(self.x, W) + b  # x @ W (rows split over the kernels' threads inside a network pass)
         return out[0] if x.ndim == 1 else out
 
     def backward(self, dout: Any) -> Any:
@@ -45,9 +46,9 @@ class Affine(WeightLayer):
         if self.original_x_shape is not None:
             expected = (W.shape[1],) if len(self.original_x_shape) == 1 else (self.x.shape[0], W.shape[1])
         dout = check_dout(self, dout, expected).astype(W.dtype, copy=False).reshape(-1, W.shape[1])
-        self.grads["W"] = self.x.T @ dout
+        self.grads["W"] = matmul(self.x.T, dout)
         self.grads["b"] = dout.sum(axis=0)
-        return (dout @ W.T).reshape(self.original_x_shape)
+        return matmul(dout, W.T).reshape(self.original_x_shape)
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         d_in, d_out = self.params["W"].shape
