@@ -153,7 +153,7 @@ def columns_forward(g: Geometry, xl: Any, W: Any, b: Any, relu: bool, ws: Worksp
     xp = backend.xp
     img, (chunks, width) = _padded_hwnc(g, xl, ws, keep), _column_chunks(g)
     # the bias is one more row of the weights, times a row of ones in the column matrix: no pass of its own
-    wmb = xp.concatenate([lhs_weights(W).reshape(-1, g.f), b.reshape(1, g.f)])
+    wmb = xp.concatenate([lhs_weights(W).reshape(-1, g.f), xp.asarray(b, dtype=W.dtype).reshape(1, g.f)])
     out = xp.empty((g.oh * g.ow * g.n, g.f), dtype=W.dtype)  # rows (oh, ow, n)
 
     def rows(lo: int, hi: int, worker: int) -> None:
