@@ -147,9 +147,9 @@ SPLIT_MATMUL_MACS = 2**22
 def matmul(a: Any, b: Any) -> Any:
     """a @ b for 2-D a and b; inside :func:`handed_over` with more than one worker, a's rows split over
     them. BLAS runs on one thread there, so an Affine between the convolutions would use one core."""
-    n = _state["handed_over"] or 1
-    if n == 1 or backend.xp is not np or a.shape[0] * a.shape[1] * b.shape[1] < SPLIT_MATMUL_MACS:
+    xp, n = backend.xp, _state["handed_over"] or 1
+    if n == 1 or xp is not np or a.shape[0] * a.shape[1] * b.shape[1] < SPLIT_MATMUL_MACS:
         return a @ b
-    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
-    run(lambda lo, hi, _: np.matmul(a[lo:hi], b, out=out[lo:hi]), a.shape[0], n_workers=n)
+    out = xp.empty((a.shape[0], b.shape[1]), dtype=xp.result_type(a, b))
+    run(lambda lo, hi, _: xp.matmul(a[lo:hi], b, out=out[lo:hi]), a.shape[0], n_workers=n)
     return out
