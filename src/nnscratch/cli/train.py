@@ -68,7 +68,7 @@ def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -
                    help="data augmentation (ch. 8.1.2): random shifts (2 px), rotations (10 deg) and rescaling "
                         "(10 %%) of every training batch, seeded by --seed")
     t.add_argument("--clean-epochs", type=nonnegative_int, default=0, metavar="N",
-                   help="with --augment: train the last N epochs on the undistorted images (default 0: augment every epoch)")
+                   help="with --augment: train the last N epochs on the undistorted images (0: augment every epoch)")
     t.add_argument("--threads", type=thread_count, default=None, metavar="N",
                    help="BLAS and kernel threads (threadpoolctl), e.g. 1 on a machine shared with other work "
                         "(default: OPENBLAS_NUM_THREADS or all cores)")
