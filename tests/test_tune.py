@@ -186,3 +186,32 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
                  "psycopg 3", "journal:", "--report", "--retry-for"):
         assert word in text.lower() or word in text
     assert "psycopg2" not in text  # SQLAlchemy 2 maps postgresql:// to psycopg 3, the driver the extra installs
+
+
+def test_a_trials_first_heartbeat_waits_for_a_restarting_database(monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The first beat goes through the worker's retry: a cut connection then is waited for, not a traceback."""
+    if tune.optuna_or_none() is None:
+        pytest.skip("needs optuna")
+    import optuna
+
+    from nnscratch.tuning import storage as storage_mod
+    from nnscratch.tuning import study as study_mod
+
+    beats: list[int] = []
+
+    def beat(storage: Any, trial_id: int) -> None:
+        beats.append(trial_id)
+        if len(beats) == 1:
+            raise optuna.exceptions.StorageInternalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(study_mod, "beat", beat)
+    monkeypatch.setattr(storage_mod.time, "sleep", lambda s: None)
+    retry = lambda call, what: storage_mod.retrying(call, "sqlite:///x.db", 30.0, what)  # noqa: E731
+    with study_mod.heartbeat(None, 7, interval=3600.0, retry=retry):
+        pass
+    assert beats == [7, 7] and "retrying for up to 30 s" in capsys.readouterr().err
+    beats.clear()
+    with pytest.raises(optuna.exceptions.StorageInternalError):  # without a retry the error is the caller's
+        with study_mod.heartbeat(None, 7, interval=3600.0):
+            pass

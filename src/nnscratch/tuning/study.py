@@ -131,10 +131,20 @@ def load_study(url: str, name: str) -> tuple[Any, dict[str, Any]]:
 
 
 @contextlib.contextmanager
-def heartbeat(storage: Any, trial_id: int, interval: float) -> Iterator[None]:
-    """Record the trial's heartbeat now and every ``interval`` seconds until the block ends."""
+def heartbeat(storage: Any, trial_id: int, interval: float,
+              retry: Callable[[Callable[[], Any], str], Any] | None = None) -> Iterator[None]:
+    """Record the trial's heartbeat now and every ``interval`` seconds until the block ends.
+
+    ``retry(call, what)`` runs the first beat (the worker's :func:`.storage.retrying`), so a database
+    restarting just as a trial starts is waited for rather than fatal; a later beat that fails is
+    simply retried by the next one.
+    """
     stop = threading.Event()
-    beat(storage, trial_id)
+    first = lambda: beat(storage, trial_id)  # noqa: E731
+    if retry is None:
+        first()
+    else:
+        retry(first, "recording a heartbeat")
 
     def beats() -> None:
         while not stop.wait(interval):
@@ -266,7 +276,7 @@ def work(study: Any, storage: Any, args: argparse.Namespace, settings: Mapping[s
         if trial is None:
             return done
         t0 = time.perf_counter()
-        with heartbeat(storage, trial._trial_id, args.heartbeat):
+        with heartbeat(storage, trial._trial_id, args.heartbeat, retry=call):
             value, state, note = None, state_.COMPLETE, ""
             try:
                 value = objective(trial, data, settings, call)
