@@ -217,7 +217,7 @@ class Trainer:
             for cb in self.callbacks:
                 cb.on_epoch_begin(self)
         idx = self._batches[self.steps_in_epoch]
-        x = self.x_train[idx] if not self._augmenting() else self.augment(self.x_train[idx])
+        x = self.augment(self.x_train[idx]) if self._augmenting() else self.x_train[idx]
         loss = self._update(x, self.t_train[idx])
         self.steps_in_epoch += 1
         for cb in self.callbacks:

@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         x_val=x_val, t_val=t_val, seed=args.seed, callbacks=callbacks,
         evaluate_sample_num_per_epoch=args.eval_samples or None, preprocess=args.preprocess,
         augment=Augmenter(seed=args.seed + 1) if args.augment else None,
-        augment_epochs=max(args.epochs - args.clean_epochs, 0) if args.augment and args.clean_epochs else None,
+        augment_epochs=max(args.epochs - args.clean_epochs, 0) if args.clean_epochs else None,  # needs --augment: checked above
     )
     print(f"model: {args.model} ({model.num_params():,} parameters), optimizer: {args.optimizer} lr={param['lr']} "
           f"({args.schedule} schedule), "
