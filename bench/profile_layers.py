@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import os
 import time
 from collections import defaultdict
 from typing import Any
@@ -14,11 +15,15 @@ import numpy as np
 
 
 def layer_times(model: Any, x: Any, t: Any, steps: int, warmup: int = 5) -> dict[str, float]:
-    """Median ms of each layer's forward and backward (and Adam, and the whole step) over ``steps``."""
+    """Median ms of each layer's forward and backward (and Adam, and the whole step) over ``steps``;
+    the passes a network runs as one (its fused front) are timed as one."""
     from nnscratch.optimizers import Adam
 
     times: dict[str, list[float]] = defaultdict(list)
-    for name, layer in [*model.layers.items(), ("loss", model.last_layer)]:
+    names = {id(layer): name for name, layer in model.layers.items()}
+    passes = [("-".join(names[id(l)] for l in p.layers) if hasattr(p, "layers") else names[id(p)], p)
+              for p in model._passes()]  # a fused front (conv1-relu1-pool1) is timed as one
+    for name, layer in [*passes, ("loss", model.last_layer)]:
         for phase in ("forward", "backward"):
             fn = getattr(layer, phase)
 
@@ -52,7 +57,7 @@ def main() -> None:
     model = {"simplecnn": SimpleConvNet, "deepcnn": DeepConvNet,
              "mlp": lambda seed: MultiLayerNet(784, [100] * 4, 10, seed=seed)}[args.model](seed=0)
     rng = np.random.default_rng(0)
-    x, t = rng.random((100, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 100)
+    bs = int(os.environ.get("BS", 100)); x, t = rng.random((bs, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, bs)
     print(f"{'layer.phase':28s} median ms")
     for k, v in layer_times(model, x, t, args.steps).items():
         print(f"{k:28s} {v:8.2f}")

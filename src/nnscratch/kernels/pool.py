@@ -20,7 +20,7 @@ from typing import Any
 from .. import backend
 from . import threads
 
-__all__ = ["PoolSaved", "pool2d_forward", "pool2d_backward"]
+__all__ = ["PoolSaved", "max_grad_into", "max_into", "pool2d_forward", "pool2d_backward"]
 
 #: bytes of pooled output per block: a block's passes (several per window offset) stay in cache;
 #: runs of images in NHWC memory, runs of output rows in (H, W, N, C) memory (measured with 2x2 pools)
@@ -80,6 +80,46 @@ def _blocks(fn: Any, out_shape: tuple[int, ...], itemsize: int, s: int, ph: int,
                                 rows), oh, n_workers=1 if shared_rows else None)
 
 
+def max_into(wins: list[Any], o: Any, a: Any, relu: bool) -> None:
+    """o = max over the window offsets' views ``wins`` (o holds wins[0] already), max(0, .) if relu;
+    a (uint8/int32, zero, or None: not recorded) = the offset of each window's FIRST maximum, moved
+    past the last offset where relu zeroed the window (backward then routes nothing there)."""
+    xp = backend.xp
+    if a is None:
+        for win in wins[1:]:
+            xp.maximum(o, win, out=o)
+        if relu:
+            xp.maximum(o, 0, out=o)
+        return
+    # offset q takes over only where strictly greater, and later offsets have larger q, so
+    # a = max over q of q * (win_q > running max) (branch-free)
+    greater = xp.empty_like(o, dtype=bool)  # in o's memory order, like every operand
+    qs = xp.empty_like(a)
+    for q, win in enumerate(wins[1:], 1):
+        xp.greater(win, o, out=greater)
+        xp.multiply(greater, a.dtype.type(q), out=qs)
+        xp.maximum(a, qs, out=a)
+        xp.maximum(o, win, out=o)
+    if relu:
+        xp.less_equal(o, 0, out=greater)
+        xp.multiply(greater, a.dtype.type(len(wins)), out=qs)
+        a += qs
+        xp.maximum(o, 0, out=o)
+
+
+def max_grad_into(d: Any, arg: Any, views: list[Any], overlap: bool) -> None:
+    """Route each window's gradient ``d`` to its first maximum: views[q] gets d where arg == q
+    (added when windows overlap, else written: then every view is written whole)."""
+    xp = backend.xp
+    hit = xp.empty_like(arg, dtype=bool)
+    for q, view in enumerate(views):
+        xp.equal(arg, q, out=hit)
+        if overlap:
+            view += d * hit
+        else:
+            xp.multiply(d, hit, out=view)
+
+
 def pool2d_forward(x: Any, pool_h: int, pool_w: int, stride: int | None = None, pad: int = 0,
                    mode: str = "max", *, relu: bool = False, keep: bool = True) -> tuple[Any, PoolSaved]:
     """Max or mean of each pool_h x pool_w window, channel by channel; returns (out, saved).
@@ -114,27 +154,7 @@ def pool2d_forward(x: Any, pool_h: int, pool_w: int, stride: int | None = None, 
                 o += win
             o /= pool_h * pool_w
             return
-        if arg is None:
-            for win in wins[1:]:
-                xp.maximum(o, win, out=o)
-            if relu:
-                xp.maximum(o, 0, out=o)
-            return
-        # arg = offset of the FIRST maximum: offset q takes over only where strictly greater, and
-        # later offsets have larger q, so arg = max over q of q * (win_q > running max) (branch-free)
-        a = arg[o_at]
-        greater = xp.empty_like(o, dtype=bool)  # in o's memory order, like every operand
-        qs = xp.empty_like(a)
-        for q, win in enumerate(wins[1:], 1):
-            xp.greater(win, o, out=greater)
-            xp.multiply(greater, a.dtype.type(q), out=qs)
-            xp.maximum(a, qs, out=a)
-            xp.maximum(o, win, out=o)
-        if relu:  # where max <= 0 the ReLU passes no gradient: an offset past the window's matches none
-            xp.less_equal(o, 0, out=greater)
-            xp.multiply(greater, a.dtype.type(pool_h * pool_w), out=qs)
-            a += qs
-            xp.maximum(o, 0, out=o)
+        max_into(wins, o, None if arg is None else arg[o_at], relu)
 
     _blocks(block, out.shape, out.itemsize, s, pool_h, hwnc)
     y = out.transpose(0, 3, 1, 2)
@@ -174,14 +194,7 @@ def pool2d_backward(dout: Any, saved: PoolSaved) -> Any:
                 else:
                     view[...] = share
             return
-        arg = saved.arg[d_at]
-        hit = xp.empty_like(arg, dtype=bool)
-        for q, view in enumerate(views):
-            xp.equal(arg, q, out=hit)
-            if overlap:
-                view += d * hit
-            else:
-                xp.multiply(d, hit, out=view)
+        max_grad_into(d, saved.arg[d_at], views, overlap)
 
     _blocks(block, dl.shape, img.itemsize, s, ph, saved.hwnc, shared_rows=overlap)
     return img[:, p:p + h, p:p + w].transpose(0, 3, 1, 2)

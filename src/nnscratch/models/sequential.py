@@ -16,7 +16,7 @@ from .. import backend
 from ..gradient import numerical_gradient as _numerical_gradient
 from ..layers.base import Layer, layer_from_config
 from ..layers.fast import network_pass
-from ..layers.fold import fold_relus
+from ..layers.fold import ConvReluPool, fold_relus
 from ..layers.loss import SoftmaxWithLoss
 from ..validation import check_int, check_labels, check_number, check_real_array, key_mismatch
 
@@ -59,6 +59,7 @@ class Sequential:
         if hasattr(first, "input_grad"):
             first.input_grad = False  # nobody reads the gradient w.r.t. the data: skip col2im there
         fold_relus(list(self.layers.values()))  # Conv-ReLU(-Pool): the ReLU done by its neighbour
+        self._front = ConvReluPool.at_front(list(self.layers.values()))  # conv1-relu1-pool1 in one pass
         self.last_layer = loss_layer
         self.weight_decay_lambda = float(weight_decay_lambda)
         self.training = True
@@ -127,11 +128,19 @@ class Sequential:
             raise ValueError("input contains NaN or inf; clean the data before feeding the network")
         return x
 
+    def _passes(self) -> list[Any]:
+        """The layers in order, the first three as one :class:`ConvReluPool` when they are one."""
+        layers = list(self.layers.values())
+        front = self._front
+        if front is not None and tuple(layers[:3]) == front.layers:
+            return [front, *layers[3:]]
+        return layers
+
     def predict(self, x: Any, train: bool = False) -> Any:
         """Scores before softmax (ch. 3.4); train=False uses inference behaviour like the book."""
         x = self._prepare(x)
         with network_pass(self.layers.values()):
-            for layer in self.layers.values():
+            for layer in self._passes():
                 x = layer.forward(x, train)
         return x
 
@@ -167,7 +176,7 @@ class Sequential:
         """Backpropagate from the loss layer through every layer in reverse (ch. 5.7.2)."""
         dout = self.last_layer.backward(dout)
         with network_pass(self.layers.values()):
-            for layer in reversed(list(self.layers.values())):
+            for layer in reversed(self._passes()):
                 dout = layer.backward(dout)
         if self.weight_decay_lambda:
             for layer in self.layers.values():
