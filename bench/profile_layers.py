@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import os
 import time
 from collections import defaultdict
 from typing import Any
@@ -51,13 +50,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", choices=("simplecnn", "deepcnn", "mlp"), default="deepcnn")
     ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--batch-size", type=int, default=100)
     args = ap.parse_args()
     from nnscratch.models import DeepConvNet, MultiLayerNet, SimpleConvNet
 
     model = {"simplecnn": SimpleConvNet, "deepcnn": DeepConvNet,
              "mlp": lambda seed: MultiLayerNet(784, [100] * 4, 10, seed=seed)}[args.model](seed=0)
     rng = np.random.default_rng(0)
-    bs = int(os.environ.get("BS", 100)); x, t = rng.random((bs, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, bs)
+    x, t = rng.random((args.batch_size, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, args.batch_size)
     print(f"{'layer.phase':28s} median ms")
     for k, v in layer_times(model, x, t, args.steps).items():
         print(f"{k:28s} {v:8.2f}")

@@ -4,7 +4,8 @@ The first layer's output is the largest array of a small network (SimpleConvNet:
 6.9 MB in float32) and the pool reads it straight back. Here the two run chunk by chunk: the
 column matrix of a few output rows (columns.py's few-channel path), its product with the weights
 into a scratch block that stays in cache, and the pool (ReLU folded in, pool.py's
-:func:`~nnscratch.kernels.pool.max_into`) from that block into the pooled output. Backward undoes
+:func:`~nnscratch.kernels.pool.max_into`) from that block into the pooled output, written in the book's NCHW order (the next layer is usually an Affine,
+whose reshape is then free). Backward undoes
 it the same way: each window's gradient goes to its first maximum in the scratch block
 (:func:`~nnscratch.kernels.pool.max_grad_into`), then [dW; db] += [colT; 1] @ block. The
 convolution's output never exists whole, in either direction. The results are those of
@@ -78,7 +79,7 @@ def _windows(block: Any, g: Geometry, p: int, cols: int) -> list[Any]:
 def conv_pool_forward(x: Any, W: Any, b: Any, stride: int, pad: int, pool: int, *, relu: bool,
                       workspace: Workspace | None = None, keep: bool = True) -> tuple[Any, ConvPoolSaved]:
     """max-pool(conv(x)) (max(0, .) of it if relu) over pool x pool windows of stride pool; returns
-    (out (N, FN, OH/pool, OW/pool) in (H, W, N, C) memory, saved). Needs :func:`fusable`."""
+    (out (N, FN, OH/pool, OW/pool), C-contiguous like the book's, saved). Needs :func:`fusable`."""
     xp = backend.xp
     if not fusable(tuple(x.shape), tuple(W.shape), stride, pad, pool):
         raise ValueError(f"conv_pool_forward: a conv of W {tuple(W.shape)} (stride {stride}, pad {pad}) and a "
@@ -87,22 +88,24 @@ def conv_pool_forward(x: Any, W: Any, b: Any, stride: int, pad: int, pool: int, 
     img = _padded_hwnc(g, x.astype(W.dtype, copy=False).transpose(0, 2, 3, 1), ws, keep)
     wmb = xp.concatenate([lhs_weights(W).reshape(-1, g.f), xp.asarray(b, dtype=W.dtype).reshape(1, g.f)])
     chunks, widest = _chunks(g, p)
-    out = xp.empty((g.oh // p, g.ow // p, g.n, g.f), dtype=W.dtype)
-    arg = xp.zeros(out.shape, dtype=xp.uint8) if keep else None
+    out = xp.empty((g.n, g.f, g.oh // p, g.ow // p), dtype=W.dtype)  # NCHW: Flatten's reshape is free
+    arg = xp.zeros((g.oh // p, g.ow // p, g.n, g.f), dtype=xp.uint8) if keep else None
 
     def rows(lo: int, hi: int, worker: int) -> None:
         flat, block = _scratch(ws, g, p, widest, worker, W.dtype)
+        pooled = ws.zeros(f"fused.pooled{worker}", (widest, g.n, g.f), W.dtype)
         for r, c0, c1 in chunks[lo:hi]:
             for i in range(p):  # conv row p*r + i, columns p*c0 .. p*c1 - 1
                 colt = _columns_t(g, img, p * r + i, p * c0, p * c1, flat, ones=True)
                 gemm(colt.T, wmb, block[i, :colt.shape[1]])
             wins = _windows(block, g, p, c1 - c0)
-            o = out[r, c0:c1]
+            o = pooled[:c1 - c0]
             o[...] = wins[0]
             max_into(wins, o, None if arg is None else arg[r, c0:c1], relu)
+            out[:, :, r, c0:c1] = o.transpose(1, 2, 0)  # one transposing copy, from cache
 
     threads.run(rows, len(chunks))
-    return out.transpose(2, 3, 0, 1), ConvPoolSaved(g, img if keep else None, p, arg)
+    return out, ConvPoolSaved(g, img if keep else None, p, arg)
 
 
 def conv_pool_backward(dout: Any, saved: ConvPoolSaved, W: Any, *,
