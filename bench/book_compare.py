@@ -10,6 +10,9 @@ and PyTorch run in float32 with the same initial weights; the book's code (impor
 peak memory of each (network, contestant): one child process each, the growth of the peak
 resident set over the process's baseline after building the network and the batch, over a few
 training steps and one inference pass. Load averages are recorded: the machine may be shared.
+At more than one thread, a fourth contestant (unless --no-processes) is nnscratch's step split
+over that many processes (nnscratch.data_parallel.DataParallel, one BLAS thread each), timed right
+after nnscratch's own; its inference is nnscratch's.
 
 Writes bench/results/book-compare-<tag>.json and .md.
 
@@ -35,6 +38,8 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 BOOK = HERE.parent.parent / "shared" / "book-code"
 NETWORKS = ["TwoLayerNet", "SimpleConvNet", "DeepConvNet"]
+#: at more than 1 thread, also time nnscratch's step split over that many processes (--no-processes: not)
+PROCESSES = True
 
 
 def book_available() -> bool:
@@ -65,8 +70,24 @@ def data(name: str, n: int, seed: int = 0) -> tuple[Any, Any]:
     return rng.random(shape, dtype=np.float32), rng.integers(0, 10, n)
 
 
-def contestant(who: str, name: str, x: Any, t: Any, xi: Any) -> tuple[Callable[[], None], Callable[[], None]]:
-    """(training step, inference pass) closures for one contestant on one network."""
+#: DataParallel objects of the running bench_network, closed at its end
+_OPEN: list[Any] = []
+
+
+def contestant(who: str, name: str, x: Any, t: Any, xi: Any,
+               threads: int = 1) -> tuple[Callable[[], None], Callable[[], None] | None]:
+    """(training step, inference pass or None) closures for one contestant on one network."""
+    if who == "nnscratch-processes":  # the step split over `threads` processes, one BLAS thread each
+        from nnscratch.data_parallel import DataParallel
+        from nnscratch.optimizers import Adam
+
+        model, opt = _ours(name), Adam(lr=0.001)
+        dp = DataParallel(model, workers=threads, seed=0)
+        _OPEN.append(dp)
+
+        def dp_step() -> None:
+            opt.update(model.params, dp.gradient(x, t))
+        return dp_step, None  # inference is nnscratch's own (one process)
     if who == "nnscratch":
         from nnscratch.optimizers import Adam
 
@@ -131,7 +152,9 @@ def bench_network(name: str, who: list[str], rounds: int, block: int, infer_roun
                   infer_n: int, threads: int) -> dict[str, Any]:
     x, t = data(name, 100)
     xi, _ = data(name, infer_n, seed=1)
-    fns = {w: contestant(w, name, x, t, xi) for w in who}
+    if threads > 1 and PROCESSES:  # right after nnscratch: before PyTorch's OpenMP threads or OpenBLAS's spin on a core
+        who = who[:1] + ["nnscratch-processes"] + who[1:]
+    fns = {w: contestant(w, name, x, t, xi, threads) for w in who}
     for step, _ in fns.values():
         step(), step()
     from run import cpu_ticks, stolen_share
@@ -149,7 +172,11 @@ def bench_network(name: str, who: list[str], rounds: int, block: int, infer_roun
     infer: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for _ in range(infer_rounds):
         for w, (_, inf) in fns.items():
-            infer[w] += _timed(inf, 1)
+            if inf is not None:
+                infer[w] += _timed(inf, 1)
+    for dp in _OPEN:
+        dp.close()
+    _OPEN.clear()
     loads.append(os.getloadavg()[0])
     ticks.append(cpu_ticks())
     res: dict[str, Any] = {"load_average": loads, "cpu_stolen": {"steps": stolen_share(ticks[0], ticks[1]),
@@ -158,16 +185,17 @@ def bench_network(name: str, who: list[str], rounds: int, block: int, infer_roun
         return statistics.median(x[i] for x in xs)
 
     for w in fns:
-        res[w] = {"step_ms": round(med(steps[w], 0), 2), "step_samples": len(steps[w]),
-                  "inference_ms": round(med(infer[w], 0), 1)}
+        res[w] = {"step_ms": round(med(steps[w], 0), 2), "step_samples": len(steps[w])}
+        if infer[w]:
+            res[w]["inference_ms"] = round(med(infer[w], 0), 1)
         if threads == 1:
             res[w].update(step_cpu_ms=round(med(steps[w], 1), 2), inference_cpu_ms=round(med(infer[w], 1), 1))
-    ours = res["nnscratch"]
-    for key in ("step", "inference") + (("step_cpu", "inference_cpu") if threads == 1 else ()):
-        for other, label in (("pytorch", "ratio_vs_pytorch"), ("book", "book_over_ours")):
-            if other in res:
-                a, b = ours[f"{key}_ms"], res[other][f"{key}_ms"]
-                ours[f"{key}_{label}"] = round(a / b, 3) if other == "pytorch" else round(b / a, 1)
+    for ours in (res[w] for w in ("nnscratch", "nnscratch-processes") if w in res):
+        for key in ("step", "inference") + (("step_cpu", "inference_cpu") if threads == 1 else ()):
+            for other, label in (("pytorch", "ratio_vs_pytorch"), ("book", "book_over_ours")):
+                if other in res and f"{key}_ms" in ours:
+                    a, b = ours[f"{key}_ms"], res[other][f"{key}_ms"]
+                    ours[f"{key}_{label}"] = round(a / b, 3) if other == "pytorch" else round(b / a, 1)
     return res
 
 
@@ -264,6 +292,12 @@ def markdown(results: dict[str, Any], env: dict[str, Any]) -> str:
                 f"| {o.get(f'inference{sfx}_ratio_vs_pytorch', '–')} "
                 f"| {m('nnscratch') + ' · ' + m('pytorch') + ' · ' + m('book') if not sfx else ''} "
                 f"| {stolen(r) if not sfx else ''} |")
+        q = r.get("nnscratch-processes")
+        if q:
+            lines.append(
+                f"| {name} | {threads} processes (`DataParallel`) | {ms(q, 'step_ms', '.1f')} | {ms(p, 'step_ms', '.1f')} "
+                f"| {ms(b, 'step_ms', '.0f')} | {q.get('step_ratio_vs_pytorch', '–')} | {q.get('step_book_over_ours', '–')} "
+                f"| | | | | | |")
     return "\n".join(lines) + "\n"
 
 
@@ -282,9 +316,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--inference-images", type=int, default=10000)
     ap.add_argument("--no-book", action="store_true")
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--no-processes", action="store_true",
+                    help="at more than 1 thread, do not also time the step split over processes (DataParallel)")
     ap.add_argument("--tag", default="as-is")
     ap.add_argument("--out", default=str(HERE / "results"))
     args = ap.parse_args(argv)
+    global PROCESSES
+    PROCESSES = not args.no_processes
     import torch
     from threadpoolctl import threadpool_limits
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import backend, serialization
 from .callbacks import Callback, Checkpoint, EarlyStopping, NaNGuard, ProgressBar, TrainingDiverged, latest_checkpoint
+from .data_parallel import DataParallel
 from .history import History
 from .models.tasks import attach_preprocessing, model_task, regression_scores
 from .optimizers import Optimizer, get_optimizer
@@ -74,6 +75,7 @@ class Trainer:
     front of the network (layer "preprocess1"), so the saved model applies it to raw inputs itself.
     ``task``: "auto" (regression when the loss layer is MeanSquaredLoss), "classification" or "regression";
     a regression run reports RMSE and R^2 (History.train_rmse, ...) and no accuracy.
+    ``workers`` > 1 splits each batch's gradient over that many processes (data_parallel.DataParallel).
     """
 
     def __init__(
@@ -101,6 +103,7 @@ class Trainer:
         task: str = "auto",
         augment: Callable[[Any], Any] | None = None,
         augment_epochs: int | None = None,
+        workers: int = 1,
     ) -> None:
         self.network = network
         self.task = model_task(network, task)
@@ -163,6 +166,11 @@ class Trainer:
         #: augment only the first ``augment_epochs`` epochs (None: all); the rest see the images as they
         #: are, so the last, small-rate updates fit the undistorted digits the test set holds
         self.augment_epochs = None if augment_epochs is None else check_int("augment_epochs", augment_epochs, 0)
+        #: processes each batch's gradient is split over (data_parallel.DataParallel, started by train())
+        self.workers = check_int("workers", workers, 1, 64)
+        if self.workers > 1:
+            DataParallel.check_model(network)
+        self._parallel: DataParallel | None = None
 
     # ---- the book's attribute names ------------------------------------------------------
     @property
@@ -192,7 +200,7 @@ class Trainer:
     def _update(self, x: Any, t: Any) -> float:
         with self._errstate():
             try:
-                loss = train_step(self.network, self.optimizer, x, t, step=self.current_iter + 1,
+                loss = train_step(self._parallel or self.network, self.optimizer, x, t, step=self.current_iter + 1,
                                   epoch=self.current_epoch + 1, check=self.guarded, on_gradient=self._on_backward_end)
             except Diverged as exc:
                 if not self.guarded:
@@ -278,10 +286,15 @@ class Trainer:
         self.network.train()
         for cb in self.callbacks:
             cb.on_train_begin(self)
+        if self.workers > 1:
+            self._parallel = DataParallel(self.network, self.workers, seed=self.seed)
         try:
             while self.current_epoch < self.epochs and not self.stop_training:
                 self.step()
         finally:
+            if self._parallel is not None:
+                self._parallel.close()
+                self._parallel = None
             for cb in self.callbacks:
                 cb.on_train_end(self)
         if self.x_test is not None and self.history.epochs:

@@ -72,6 +72,10 @@ def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -
     t.add_argument("--threads", type=thread_count, default=None, metavar="N",
                    help="BLAS and kernel threads (threadpoolctl), e.g. 1 on a machine shared with other work "
                         "(default: OPENBLAS_NUM_THREADS or all cores)")
+    t.add_argument("--workers", type=thread_count, default=1, metavar="N",
+                   help="split each batch over N processes, one BLAS thread each (data parallelism: on 2 cores "
+                        "faster than 2 threads for the conv nets); the result depends on N, and a resumed "
+                        "run's worker dropout masks restart. Not with --batchnorm")
     t.set_defaults(func=run, _parser=t)
     return t
 
@@ -124,10 +128,11 @@ def run(args: argparse.Namespace) -> int:
         evaluate_sample_num_per_epoch=args.eval_samples or None, preprocess=args.preprocess,
         augment=Augmenter(seed=args.seed + 1) if args.augment else None,
         augment_epochs=max(args.epochs - args.clean_epochs, 0) if args.clean_epochs else None,  # needs --augment: checked above
+        workers=args.workers,
     )
     print(f"model: {args.model} ({model.num_params():,} parameters), optimizer: {args.optimizer} lr={param['lr']} "
           f"({args.schedule} schedule), "
-          f"{args.epochs} epochs of batch {args.batch_size}")
+          f"{args.epochs} epochs of batch {args.batch_size}" + (f" over {args.workers} processes" if args.workers > 1 else ""))
     try:
         history = trainer.train(resume_from=args.resume) if args.resume else trainer.train()
     except KeyboardInterrupt:

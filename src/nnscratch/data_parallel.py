@@ -1,0 +1,317 @@
+"""Data parallelism over worker processes: each mini-batch split across processes, gradients averaged.
+
+Python threads share one interpreter lock, and a small network's step is thousands of short NumPy
+calls, so a second thread gains little on it. A second *process* gains nearly a core: each part
+of the batch runs forward and backward in its own process on one BLAS thread, and since the loss
+is a mean over the batch, the whole batch's gradient is the parts' gradients weighted by their sizes:
+
+    dL/dW = sum_k (n_k / n) dL_k/dW          (L_k: the mean loss over part k of n_k samples)
+
+The calling process computes the first part itself; each worker is ``python -m
+nnscratch.data_parallel`` holding the same network (rebuilt from ``get_config()``). Parameters,
+batches and gradients travel through shared memory, commands and replies as JSON lines over pipes:
+nothing is pickled. Each step the caller copies its parameters into the shared block, so the
+optimizer and everything else keep working on the caller's network. Dropout masks come from a
+generator per worker and layer seeded from ``seed``, so a run is reproducible for a given worker
+count (not across counts). Batch normalisation would see per-part statistics, so it is refused.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import weakref
+from multiprocessing import resource_tracker, shared_memory
+from typing import Any
+
+import numpy as np
+from threadpoolctl import ThreadpoolController, threadpool_limits
+
+from . import backend
+from .layers import BatchNormalization, Dropout
+from .models import Sequential
+from .step import Diverged
+from .validation import check_int
+
+__all__ = ["DataParallel", "MIN_PART"]
+
+#: a batch smaller than this many samples per process runs in the caller alone
+MIN_PART = 8
+_controller: list[ThreadpoolController] = []  # made once: threadpool_limits() scans the libraries each time (0.6 ms)
+
+
+def _one_blas_thread() -> Any:
+    if not _controller:
+        _controller.append(ThreadpoolController())
+    return _controller[0].limit(limits=1, user_api="blas")
+
+
+def _views(buf: Any, layout: list[tuple[str, tuple[int, ...]]], dtype: Any, offset: int = 0) -> dict[str, Any]:
+    """Arrays of ``layout`` (name, shape) packed one after another in ``buf`` from byte ``offset``."""
+    out, itemsize = {}, np.dtype(dtype).itemsize
+    for name, shape in layout:
+        count = int(np.prod(shape))
+        out[name] = np.ndarray(shape, dtype=dtype, buffer=buf, offset=offset)
+        offset += count * itemsize
+    return out
+
+
+def _attach(name: str) -> shared_memory.SharedMemory:
+    """A block the caller made, opened without this process's resource tracker claiming it (which
+    would unlink it when this process exits: the caller owns it)."""
+    try:
+        return shared_memory.SharedMemory(name=name, track=False)  # type: ignore[call-arg]  # Python >= 3.13
+    except TypeError:
+        shm = shared_memory.SharedMemory(name=name)
+        resource_tracker.unregister(shm._name, "shared_memory")  # type: ignore[attr-defined]
+        return shm
+
+
+def _nbytes(layout: list[tuple[str, tuple[int, ...]]], dtype: Any) -> int:
+    return int(sum(np.prod(shape) for _, shape in layout)) * np.dtype(dtype).itemsize
+
+
+class _Part:
+    """One worker's shared block: its rows of the batch (x, t) and its gradients, and the pipes to it."""
+
+    def __init__(self, rank: int, proc: subprocess.Popen, commands: Any, replies: Any) -> None:
+        self.rank, self.proc, self.commands, self.replies = rank, proc, commands, replies
+        self.shm: shared_memory.SharedMemory | None = None
+        self.x: Any = None
+        self.t: Any = None
+        self.grads: dict[str, Any] = {}
+
+    def send(self, message: dict[str, Any]) -> None:
+        try:
+            self.commands.write(json.dumps(message) + "\n")
+            self.commands.flush()
+        except BrokenPipeError:
+            self._exited()
+
+    def receive(self) -> dict[str, Any]:
+        line = self.replies.readline()
+        if not line:
+            self._exited()
+        return json.loads(line)
+
+    def _exited(self) -> None:
+        code = self.proc.wait(timeout=10)
+        raise RuntimeError(f"data-parallel worker {self.rank} exited (code {code}); its messages above say why")
+
+
+def _close(parts: list[_Part], shms: list[shared_memory.SharedMemory]) -> None:
+    for part in parts:
+        try:
+            part.send({"cmd": "quit"})
+        except (OSError, ValueError, RuntimeError):
+            pass
+        for stream in (part.commands, part.replies):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        try:
+            part.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            part.proc.kill()
+            part.proc.wait()
+        if part.shm is not None:
+            shms.append(part.shm)
+    for shm in shms:
+        shm.close()
+        shm.unlink()
+    parts.clear()
+    shms.clear()
+
+
+class DataParallel:
+    """``model`` with its ``gradient(x, t)`` split over ``workers`` processes (the caller is one of them).
+
+    Stands in for the model where a gradient is taken: ``train_step(DataParallel(net), optimizer, x, t)``
+    updates ``net``'s parameters; ``Trainer(..., workers=2)`` does it for you. ``close()`` (or a
+    ``with`` block) stops the workers and frees the shared memory.
+    """
+
+    def __init__(self, model: Sequential, workers: int = 2, seed: int | None = None) -> None:
+        self.check_model(model)
+        self.workers = check_int("workers", workers, 1, 64)
+        self.model = model
+        self.last_loss: float | None = None
+        self._dtype = model.dtype
+        self._layout = [(k, tuple(v.shape)) for k, v in model.params.items()]
+        self._parts: list[_Part] = []
+        self._shms: list[shared_memory.SharedMemory] = []
+        self._finalizer = weakref.finalize(self, _close, self._parts, self._shms)
+        if self.workers == 1:
+            return
+        params_shm = shared_memory.SharedMemory(create=True, size=max(1, _nbytes(self._layout, self._dtype)))
+        self._shms.append(params_shm)
+        self._params = _views(params_shm.buf, self._layout, self._dtype)
+        seed = int(np.random.SeedSequence(seed).entropy) if seed is None else check_int("seed", seed, 0)
+        setup = {"config": model.get_config(), "dtype": self._dtype.str, "params": params_shm.name,
+                 "layout": self._layout, "seed": seed}
+        try:
+            for rank in range(1, self.workers):
+                self._parts.append(self._start(rank, setup))
+        except BaseException:
+            self.close()
+            raise
+
+    @staticmethod
+    def check_model(model: Any) -> None:
+        """ValueError unless ``model`` can be split over processes: a Sequential without batch norm, on NumPy."""
+        if not isinstance(model, Sequential):
+            raise ValueError(f"data-parallel workers need a Sequential network, got {type(model).__name__}")
+        if any(isinstance(layer, BatchNormalization) for layer in model.layers.values()):
+            raise ValueError("data-parallel workers: batch normalization would see each process's part of the "
+                             "batch only; train this network in one process (workers=1)")
+        if backend.xp is not np:
+            raise ValueError("data-parallel workers run on the NumPy backend only")
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.model.params
+
+    @staticmethod
+    def _start(rank: int, setup: dict[str, Any]) -> _Part:
+        cmd_r, cmd_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        home = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where this nnscratch is imported from
+        path = os.pathsep.join(p for p in (home, os.environ.get("PYTHONPATH", "")) if p)
+        env = {**os.environ, "PYTHONPATH": path, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+               "MKL_NUM_THREADS": "1"}
+        proc = subprocess.Popen([sys.executable, "-m", "nnscratch.data_parallel", str(cmd_r), str(rep_w)],
+                                pass_fds=(cmd_r, rep_w), env=env)
+        os.close(cmd_r)
+        os.close(rep_w)
+        part = _Part(rank, proc, os.fdopen(cmd_w, "w"), os.fdopen(rep_r, "r"))
+        part.send({**setup, "rank": rank})
+        reply = part.receive()
+        if not reply.get("ok"):
+            raise RuntimeError(f"data-parallel worker {rank} could not start: {reply.get('error')}")
+        return part
+
+    def _buffers(self, part: _Part, rows: int, x: Any, t: Any) -> None:
+        """(Re)make a worker's shared block when this part of the batch does not fit the last one."""
+        x_shape, t_shape = (rows, *x.shape[1:]), (rows, *t.shape[1:])
+        if part.x is not None and part.x.shape[1:] == x_shape[1:] and part.t.shape[1:] == t_shape[1:] \
+                and len(part.x) >= rows:
+            return
+        layout = [("x", x_shape), ("t", t_shape)] + self._layout
+        shm = shared_memory.SharedMemory(create=True, size=_nbytes(layout, np.float64))
+        old, part.shm = part.shm, shm  # the part owns it from now: close() frees it
+        part.x, part.t, part.grads = None, None, {}  # no view of the old block outlives it
+        if old is not None:
+            old.close()
+            old.unlink()
+        part.send({"cmd": "buffers", "shm": shm.name, "x": x_shape, "t": t_shape})
+        grads_at = _nbytes(layout[:2], np.float64)
+        part.x = np.ndarray(x_shape, dtype=np.float64, buffer=shm.buf)
+        part.t = np.ndarray(t_shape, dtype=np.float64, buffer=shm.buf, offset=_nbytes(layout[:1], np.float64))
+        part.grads = _views(shm.buf, self._layout, self._dtype, offset=grads_at)
+
+    def gradient(self, x: Any, t: Any) -> dict[str, Any]:
+        """The model's gradient of its training loss on the whole batch, its parts computed side by side."""
+        n = len(x)
+        if not self._parts or n < MIN_PART * self.workers:
+            self.model.last_loss = None
+            grads = self.model.gradient(x, t)
+            self.last_loss = self.model.last_loss
+            return grads
+        x, t = np.asarray(x), np.asarray(t)
+        if len(t) != n:
+            raise ValueError(f"x has {n} samples but t has {len(t)} labels")
+        cuts = [n * k // self.workers for k in range(self.workers + 1)]
+        for k, v in self.model.params.items():
+            self._params[k][...] = v
+        for part, lo, hi in zip(self._parts, cuts[1:-1], cuts[2:]):
+            self._buffers(part, hi - lo, x, t)
+            part.x[:hi - lo], part.t[:hi - lo] = x[lo:hi], t[lo:hi]
+            part.send({"cmd": "step", "rows": hi - lo})
+        try:
+            with _one_blas_thread():
+                grads = self.model.gradient(x[:cuts[1]], t[:cuts[1]])
+        finally:
+            replies = [part.receive() for part in self._parts]
+        for reply in replies:
+            if not reply["ok"]:
+                error = Diverged if reply["kind"] == "Diverged" else ValueError
+                raise error(reply["error"])
+        weights = [(hi - lo) / n for lo, hi in zip(cuts[:-1], cuts[1:])]
+        loss = float(self.model.last_loss) * weights[0]
+        for w, part, reply in zip(weights[1:], self._parts, replies):
+            loss += w * reply["loss"]
+        for k, g in grads.items():
+            g *= g.dtype.type(weights[0])
+            for w, part in zip(weights[1:], self._parts):
+                g += g.dtype.type(w) * part.grads[k]
+        self.last_loss = self.model.last_loss = loss
+        return grads
+
+    def close(self) -> None:
+        """Stop the workers and free the shared memory (also done when the object is collected)."""
+        self._finalizer()
+
+    def __enter__(self) -> "DataParallel":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _serve(cmd_fd: int, reply_fd: int) -> None:
+    """A worker: build the network, then answer "step" commands until "quit" or the pipe closes."""
+    commands, replies = os.fdopen(cmd_fd, "r"), os.fdopen(reply_fd, "w")
+
+    def reply(message: dict[str, Any]) -> None:
+        replies.write(json.dumps(message) + "\n")
+        replies.flush()
+
+    setup = json.loads(commands.readline())
+    dtype = np.dtype(setup["dtype"])
+    layout = [(k, tuple(shape)) for k, shape in setup["layout"]]
+    params_shm = _attach(setup["params"])
+    params = _views(params_shm.buf, layout, dtype)
+    model = Sequential.from_config(setup["config"], {k: v.copy() for k, v in params.items()})
+    for name, layer in model.layers.items():
+        for k in layer.params:
+            layer.params[k] = params[f"{name}.{k}"]  # the caller's parameters, as it last copied them
+    dropouts = [layer for layer in model.layers.values() if isinstance(layer, Dropout)]
+    for i, layer in enumerate(dropouts):
+        layer._rng = np.random.default_rng([setup["seed"], setup["rank"], i])
+    reply({"ok": True})
+    shm, x, t, grads = None, None, None, {}
+    for line in commands:
+        message = json.loads(line)
+        if message["cmd"] == "quit":
+            break
+        if message["cmd"] == "buffers":
+            if shm is not None:
+                shm.close()
+            shm = _attach(message["shm"])
+            x_shape, t_shape = tuple(message["x"]), tuple(message["t"])
+            lay = [("x", x_shape), ("t", t_shape)]
+            x = np.ndarray(x_shape, dtype=np.float64, buffer=shm.buf)
+            t = np.ndarray(t_shape, dtype=np.float64, buffer=shm.buf, offset=_nbytes(lay[:1], np.float64))
+            grads = _views(shm.buf, layout, dtype, offset=_nbytes(lay, np.float64))
+            continue
+        rows = message["rows"]
+        labels = t[:rows] if t.ndim > 1 else t[:rows].astype(np.int64)
+        try:
+            g = model.gradient(x[:rows], labels)
+        except (ValueError, FloatingPointError) as exc:  # bad values, or Diverged (a ValueError)
+            error = exc.reason if isinstance(exc, Diverged) else str(exc)
+            reply({"ok": False, "kind": type(exc).__name__, "error": error})
+            continue
+        for k, v in g.items():
+            grads[k][...] = v
+        reply({"ok": True, "loss": float(model.last_loss)})
+    for block in (shm, params_shm):
+        if block is not None:
+            block.close()
+
+
+if __name__ == "__main__":  # python -m nnscratch.data_parallel CMD_FD REPLY_FD (started by DataParallel)
+    with threadpool_limits(1):
+        _serve(int(sys.argv[1]), int(sys.argv[2]))
