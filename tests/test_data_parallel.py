@@ -139,3 +139,15 @@ def test_train_command_with_workers(tmp_path, capsys):
                  "--workers", "2", "--quiet", "--out", str(tmp_path)])
     assert code == 0 and (tmp_path / "model.npz").is_file()
     assert "over 2 processes" in capsys.readouterr().out
+
+
+def test_labels_that_are_not_whole_numbers_fail_in_every_part(rng):
+    net = TwoLayerNet(784, 10, 10, seed=0, dtype=np.float64)
+    x, t = rng.random((40, 784)), rng.integers(0, 10, 40).astype(np.float64)
+    t[-1] = 2.5  # in the worker's part
+    with DataParallel(net, 2) as dp:
+        with pytest.raises(ValueError, match="fractional"):
+            dp.gradient(x, t)
+        with pytest.raises(ValueError, match="numeric"):
+            dp.gradient(x, np.array(["a"] * 40))
+        dp.gradient(x, t.round())  # nothing was sent for the failed calls: still in step

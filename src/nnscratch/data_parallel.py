@@ -215,19 +215,22 @@ class DataParallel:
         """The model's gradient of its training loss on the whole batch, its parts computed side by side."""
         n = len(x)
         if not self._parts or n < MIN_PART * self.workers:
-            self.model.last_loss = None
             grads = self.model.gradient(x, t)
             self.last_loss = self.model.last_loss
             return grads
-        x, t = np.asarray(x), np.asarray(t)
-        if len(t) != n:
-            raise ValueError(f"x has {n} samples but t has {len(t)} labels")
+        try:  # as float64 (labels too: the workers' checks still see fractions), before any part is sent
+            xs, ts = np.asarray(x, dtype=np.float64), np.asarray(t, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"DataParallel needs numeric x and t, got {exc}") from None
+        if len(ts) != n:
+            raise ValueError(f"x has {n} samples but t has {len(ts)} labels")
         cuts = [n * k // self.workers for k in range(self.workers + 1)]
         for k, v in self.model.params.items():
             self._params[k][...] = v
         for part, lo, hi in zip(self._parts, cuts[1:-1], cuts[2:]):
-            self._buffers(part, hi - lo, x, t)
-            part.x[:hi - lo], part.t[:hi - lo] = x[lo:hi], t[lo:hi]
+            self._buffers(part, hi - lo, xs, ts)
+            part.x[:hi - lo], part.t[:hi - lo] = xs[lo:hi], ts[lo:hi]
+        for part, lo, hi in zip(self._parts, cuts[1:-1], cuts[2:]):
             part.send({"cmd": "step", "rows": hi - lo})
         try:
             with _one_blas_thread():
@@ -297,9 +300,8 @@ def _serve(cmd_fd: int, reply_fd: int) -> None:
             grads = _views(shm.buf, layout, dtype, offset=_nbytes(lay, np.float64))
             continue
         rows = message["rows"]
-        labels = t[:rows] if t.ndim > 1 else t[:rows].astype(np.int64)
         try:
-            g = model.gradient(x[:rows], labels)
+            g = model.gradient(x[:rows], t[:rows])
         except (ValueError, FloatingPointError) as exc:  # bad values, or Diverged (a ValueError)
             error = exc.reason if isinstance(exc, Diverged) else str(exc)
             reply({"ok": False, "kind": type(exc).__name__, "error": error})
