@@ -106,7 +106,8 @@ def test_a_dead_worker_is_an_error_and_close_frees_everything(rng):
     before = _shared_blocks()
     net = TwoLayerNet(784, 10, 10, seed=0)
     dp = DataParallel(net, 3)
-    assert len(_shared_blocks() - before) >= 1
+    if os.path.isdir("/dev/shm"):  # Linux: shared memory blocks are files there
+        assert len(_shared_blocks() - before) >= 1
     procs = [part.proc for part in dp._parts]
     procs[0].kill()
     procs[0].wait()
