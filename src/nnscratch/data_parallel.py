@@ -72,6 +72,14 @@ def _nbytes(layout: list[tuple[str, tuple[int, ...]]], dtype: Any) -> int:
     return int(sum(np.prod(shape) for _, shape in layout)) * np.dtype(dtype).itemsize
 
 
+def _batch_views(buf: Any, x_shape: tuple[int, ...], t_shape: tuple[int, ...],
+                 layout: list[tuple[str, tuple[int, ...]]], dtype: Any) -> tuple[Any, Any, dict[str, Any]]:
+    """A worker's block as (x, t, gradients): x and t in float64, then the gradients in ``dtype``."""
+    batch = [("x", x_shape), ("t", t_shape)]
+    views = _views(buf, batch, np.float64)
+    return views["x"], views["t"], _views(buf, layout, dtype, offset=_nbytes(batch, np.float64))
+
+
 class _Part:
     """One worker's shared block: its rows of the batch (x, t) and its gradients, and the pipes to it."""
 
@@ -206,10 +214,7 @@ class DataParallel:
             old.close()
             old.unlink()
         part.send({"cmd": "buffers", "shm": shm.name, "x": x_shape, "t": t_shape})
-        grads_at = _nbytes(layout[:2], np.float64)
-        part.x = np.ndarray(x_shape, dtype=np.float64, buffer=shm.buf)
-        part.t = np.ndarray(t_shape, dtype=np.float64, buffer=shm.buf, offset=_nbytes(layout[:1], np.float64))
-        part.grads = _views(shm.buf, self._layout, self._dtype, offset=grads_at)
+        part.x, part.t, part.grads = _batch_views(shm.buf, x_shape, t_shape, self._layout, self._dtype)
 
     def gradient(self, x: Any, t: Any) -> dict[str, Any]:
         """The model's gradient of its training loss on the whole batch, its parts computed side by side."""
@@ -243,7 +248,7 @@ class DataParallel:
                 raise error(reply["error"])
         weights = [(hi - lo) / n for lo, hi in zip(cuts[:-1], cuts[1:])]
         loss = float(self.model.last_loss) * weights[0]
-        for w, part, reply in zip(weights[1:], self._parts, replies):
+        for w, reply in zip(weights[1:], replies):
             loss += w * reply["loss"]
         for k, g in grads.items():
             g *= g.dtype.type(weights[0])
@@ -293,11 +298,7 @@ def _serve(cmd_fd: int, reply_fd: int) -> None:
             if shm is not None:
                 shm.close()
             shm = _attach(message["shm"])
-            x_shape, t_shape = tuple(message["x"]), tuple(message["t"])
-            lay = [("x", x_shape), ("t", t_shape)]
-            x = np.ndarray(x_shape, dtype=np.float64, buffer=shm.buf)
-            t = np.ndarray(t_shape, dtype=np.float64, buffer=shm.buf, offset=_nbytes(lay[:1], np.float64))
-            grads = _views(shm.buf, layout, dtype, offset=_nbytes(lay, np.float64))
+            x, t, grads = _batch_views(shm.buf, tuple(message["x"]), tuple(message["t"]), layout, dtype)
             continue
         rows = message["rows"]
         try:
