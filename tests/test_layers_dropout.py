@@ -54,6 +54,17 @@ def test_same_seed_same_masks_and_fresh_masks_per_step(rng):
     np.testing.assert_array_equal(a2, b.forward(x))
 
 
+def test_reseed_restarts_the_masks_as_a_fresh_layer_would(rng):
+    x = rng.standard_normal((20, 30))
+    a, fresh = Dropout(0.5, seed=1), Dropout(0.5, seed=[3, 1, 0])
+    a.forward(x)
+    a.reseed([3, 1, 0])
+    np.testing.assert_array_equal(a.forward(x), fresh.forward(x))
+    gen = np.random.default_rng(5)
+    a.reseed(gen)
+    assert a._rng is gen  # a Generator is used as it is, like the constructor's seed
+
+
 def test_fixed_mask_reuses_only_when_shape_matches(rng):
     layer = Dropout(0.5, seed=0)
     layer.fixed_mask = True

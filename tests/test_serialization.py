@@ -63,10 +63,10 @@ def test_batchnorm_dropout_round_trip_with_optimizer(tmp_path):
         for layer in m.layers.values():
             if hasattr(layer, "fixed_mask"):
                 layer.fixed_mask = False
-    model.layers["dropout1"]._rng = np.random.default_rng(9)
-    net.layers["dropout1"]._rng = np.random.default_rng(9)
-    model.layers["dropout2"]._rng = np.random.default_rng(8)
-    net.layers["dropout2"]._rng = np.random.default_rng(8)
+    model.layers["dropout1"].reseed(9)
+    net.layers["dropout1"].reseed(9)
+    model.layers["dropout2"].reseed(8)
+    net.layers["dropout2"].reseed(8)
     opt.update(net.params, net.gradient(x, t))
     opt2.update(model.params, model.gradient(x, t))
     for k, v in net.params.items():

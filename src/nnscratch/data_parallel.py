@@ -26,9 +26,10 @@ from multiprocessing import resource_tracker, shared_memory
 from typing import Any
 
 import numpy as np
-from threadpoolctl import ThreadpoolController, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 from . import backend
+from .kernels.threads import single_threaded_blas
 from .layers import BatchNormalization, Dropout
 from .models import Sequential
 from .step import Diverged
@@ -38,13 +39,6 @@ __all__ = ["DataParallel", "MIN_PART"]
 
 #: a batch smaller than this many samples per process runs in the caller alone
 MIN_PART = 8
-_controller: list[ThreadpoolController] = []  # made once: threadpool_limits() scans the libraries each time (0.6 ms)
-
-
-def _one_blas_thread() -> Any:
-    if not _controller:
-        _controller.append(ThreadpoolController())
-    return _controller[0].limit(limits=1, user_api="blas")
 
 
 def _views(buf: Any, layout: list[tuple[str, tuple[int, ...]]], dtype: Any, offset: int = 0) -> dict[str, Any]:
@@ -235,10 +229,11 @@ class DataParallel:
         for part, lo, hi in zip(self._parts, cuts[1:-1], cuts[2:]):
             self._buffers(part, hi - lo, xs, ts)
             part.x[:hi - lo], part.t[:hi - lo] = xs[lo:hi], ts[lo:hi]
-        for part, lo, hi in zip(self._parts, cuts[1:-1], cuts[2:]):
-            part.send({"cmd": "step", "rows": hi - lo})
+        weights = [(hi - lo) / n for lo, hi in zip(cuts[:-1], cuts[1:])]
+        for part, lo, hi, w in zip(self._parts, cuts[1:-1], cuts[2:], weights[1:]):
+            part.send({"cmd": "step", "rows": hi - lo, "weight": w})
         try:
-            with _one_blas_thread():
+            with single_threaded_blas():
                 grads = self.model.gradient(x[:cuts[1]], t[:cuts[1]])
         finally:
             replies = [part.receive() for part in self._parts]
@@ -246,14 +241,13 @@ class DataParallel:
             if not reply["ok"]:
                 error = Diverged if reply["kind"] == "Diverged" else ValueError
                 raise error(reply["error"])
-        weights = [(hi - lo) / n for lo, hi in zip(cuts[:-1], cuts[1:])]
         loss = float(self.model.last_loss) * weights[0]
         for w, reply in zip(weights[1:], replies):
             loss += w * reply["loss"]
-        for k, g in grads.items():
+        for k, g in grads.items():  # the workers sent their gradients already weighted
             g *= g.dtype.type(weights[0])
-            for w, part in zip(weights[1:], self._parts):
-                g += g.dtype.type(w) * part.grads[k]
+            for part in self._parts:
+                g += part.grads[k]
         self.last_loss = self.model.last_loss = loss
         return grads
 
@@ -287,7 +281,7 @@ def _serve(cmd_fd: int, reply_fd: int) -> None:
             layer.params[k] = params[f"{name}.{k}"]  # the caller's parameters, as it last copied them
     dropouts = [layer for layer in model.layers.values() if isinstance(layer, Dropout)]
     for i, layer in enumerate(dropouts):
-        layer._rng = np.random.default_rng([setup["seed"], setup["rank"], i])
+        layer.reseed([setup["seed"], setup["rank"], i])
     reply({"ok": True})
     shm, x, t, grads = None, None, None, {}
     for line in commands:
@@ -307,8 +301,8 @@ def _serve(cmd_fd: int, reply_fd: int) -> None:
             error = exc.reason if isinstance(exc, Diverged) else str(exc)
             reply({"ok": False, "kind": type(exc).__name__, "error": error})
             continue
-        for k, v in g.items():
-            grads[k][...] = v
+        for k, v in g.items():  # weighted here, in parallel with the other parts, not in the caller
+            np.multiply(v, v.dtype.type(message["weight"]), out=grads[k])
         reply({"ok": True, "loss": float(model.last_loss)})
     for block in (shm, params_shm):
         if block is not None:

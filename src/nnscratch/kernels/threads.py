@@ -51,7 +51,10 @@ def workers() -> int:
 
 
 @contextlib.contextmanager
-def _single_threaded_blas() -> Iterator[None]:
+def single_threaded_blas() -> Iterator[None]:
+    """BLAS on one thread inside the block (its thread counts restored after); a cheap call, for
+    every step: the libraries are looked up once (threadpoolctl's own ``threadpool_limits`` scans
+    them each time, 0.6 ms)."""
     libs = _blas_libs()
     before = [lib.get_num_threads() for lib in libs]
     for lib in libs:
@@ -98,7 +101,7 @@ def handed_over() -> Iterator[None]:
         return
     n = _state["handed_over"] = workers()  # fixed for the pass: workers() is then a lookup
     try:
-        with _single_threaded_blas() if n > 1 else contextlib.nullcontext():
+        with single_threaded_blas() if n > 1 else contextlib.nullcontext():
             yield
     finally:
         _state["handed_over"] = None
@@ -131,7 +134,7 @@ def run(fn: Callable[[int, int, int], Any], total: int, align: int = 1, n_worker
             _state["pool"].shutdown(wait=True)
         _state["pool"] = ThreadPoolExecutor(len(ranges) - 1, thread_name_prefix="nnscratch-kernel")
         _state["size"] = len(ranges) - 1
-    with _single_threaded_blas(), _parallel_section():
+    with single_threaded_blas(), _parallel_section():
         futures = [_state["pool"].submit(fn, lo, hi, i) for i, (lo, hi) in enumerate(ranges[1:], 1)]
         try:
             first = fn(ranges[0][0], ranges[0][1], 0)

@@ -28,10 +28,14 @@ class Dropout(Layer):
         self.seed = seed
         self.fixed_mask: bool = False
         self.mask: Any = None  # True where the unit is kept
-        self._rng = backend.rng(seed)
+        self.reseed(seed)
         self._scale = 1.0  # what backward multiplies dout * mask by (train) or dout by (test)
         self._shape: tuple[int, ...] | None = None
         self._train = True
+
+    def reseed(self, seed: int | list[int] | np.random.Generator | None) -> None:
+        """Draw the masks from now on from ``seed`` (a Generator, or what np.random.default_rng takes)."""
+        self._rng = backend.rng(seed)
 
     def forward(self, x: Any, train: bool = True) -> Any:
         x = float_input(x)
