@@ -81,30 +81,50 @@ def _blocks(fn: Any, out_shape: tuple[int, ...], itemsize: int, s: int, ph: int,
 
 
 def max_into(wins: list[Any], o: Any, a: Any, relu: bool) -> None:
-    """o = max over the window offsets' views ``wins`` (o holds wins[0] already), max(0, .) if relu;
-    a (uint8/int32, zero, or None: not recorded) = the offset of each window's FIRST maximum, moved
-    past the last offset where relu zeroed the window (backward then routes nothing there)."""
+    """o = max over the window offsets' views ``wins``, max(0, .) if relu; a (uint8/int32, zero, or
+    None: not recorded) = the offset of each window's FIRST maximum, moved past the last offset
+    where relu zeroed the window (backward then routes nothing there)."""
     xp = backend.xp
     if a is None:
-        for win in wins[1:]:
+        xp.maximum(wins[0], wins[1], out=o) if len(wins) > 1 else xp.copyto(o, wins[0])
+        for win in wins[2:]:
             xp.maximum(o, win, out=o)
-        if relu:
-            xp.maximum(o, 0, out=o)
-        return
-    # offset q takes over only where strictly greater, and later offsets have larger q, so
-    # a = max over q of q * (win_q > running max) (branch-free)
-    greater = xp.empty_like(o, dtype=bool)  # in o's memory order, like every operand
-    qs = xp.empty_like(a)
-    for q, win in enumerate(wins[1:], 1):
-        xp.greater(win, o, out=greater)
-        xp.multiply(greater, a.dtype.type(q), out=qs)
-        xp.maximum(a, qs, out=a)
-        xp.maximum(o, win, out=o)
+    elif len(wins) == 4:
+        _max4_into(wins, o, a)
+    else:
+        # offset q takes over only where strictly greater, and later offsets have larger q, so
+        # a = max over q of q * (win_q > running max) (branch-free)
+        greater = xp.empty_like(o, dtype=bool)  # in o's memory order, like every operand
+        qs = xp.empty_like(a)
+        o[...] = wins[0]
+        for q, win in enumerate(wins[1:], 1):
+            xp.greater(win, o, out=greater)
+            xp.multiply(greater, a.dtype.type(q), out=qs)
+            xp.maximum(a, qs, out=a)
+            xp.maximum(o, win, out=o)
     if relu:
-        xp.less_equal(o, 0, out=greater)
-        xp.multiply(greater, a.dtype.type(len(wins)), out=qs)
-        a += qs
+        if a is not None:
+            a += xp.less_equal(o, 0) * a.dtype.type(len(wins))
         xp.maximum(o, 0, out=o)
+
+
+def _max4_into(wins: list[Any], o: Any, a: Any) -> None:
+    """max_into's 2 x 2 windows as a tree, (w0 | w1) against (w2 | w3): 6 passes over the pooled
+    size where the running maximum takes 7, and fewer over the offsets. Ties go left (first maximum)."""
+    xp = backend.xp
+    w0, w1, w2, w3 = wins
+    right = xp.empty_like(o)
+    left_offset = xp.greater(w1, w0)  # 1 where w1 is the left pair's first maximum
+    xp.maximum(w0, w1, out=o)
+    right_offset = xp.greater(w3, w2).astype(a.dtype)
+    right_offset += 2
+    xp.maximum(w2, w3, out=right)
+    take_right = xp.greater(right, o)
+    xp.maximum(o, right, out=o)
+    # a = left + take_right * (right - left): each factor is 0/1 or in 1..3, so nothing wraps
+    right_offset -= left_offset
+    right_offset *= take_right
+    xp.add(right_offset, left_offset, out=a)
 
 
 def max_grad_into(d: Any, arg: Any, views: list[Any], overlap: bool) -> None:
@@ -148,8 +168,8 @@ def pool2d_forward(x: Any, pool_h: int, pool_w: int, stride: int | None = None, 
     def block(o_at: Any, x_at: Any) -> None:
         o = out[o_at]
         wins = _offsets(img[x_at], pool_h, pool_w, s, o.shape[1], ow)
-        o[...] = wins[0]
         if mode == "avg":
+            o[...] = wins[0]
             for win in wins[1:]:
                 o += win
             o /= pool_h * pool_w
