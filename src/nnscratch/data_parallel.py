@@ -217,24 +217,23 @@ class DataParallel:
             grads = self.model.gradient(x, t)
             self.last_loss = self.model.last_loss
             return grads
-        try:  # as float64 (labels too: the workers' checks still see fractions), before any part is sent
-            xs, ts = np.asarray(x, dtype=np.float64), np.asarray(t, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"DataParallel needs numeric x and t, got {exc}") from None
-        if len(ts) != n:
-            raise ValueError(f"x has {n} samples but t has {len(ts)} labels")
+        if len(t) != n:
+            raise ValueError(f"x has {n} samples but t has {len(t)} labels")
         cuts = [n * k // self.workers for k in range(self.workers + 1)]
         for k, v in self.model.params.items():
             self._params[k][...] = v
         for part, lo, hi in zip(self._parts, cuts[1:-1], cuts[2:]):
-            self._buffers(part, hi - lo, xs, ts)
-            part.x[:hi - lo], part.t[:hi - lo] = xs[lo:hi], ts[lo:hi]
+            try:  # as float64 (labels too: the workers' checks still see fractions), before any part is sent
+                self._buffers(part, hi - lo, np.asarray(x[:1]), np.asarray(t[:1]))
+                part.x[:hi - lo], part.t[:hi - lo] = x[lo:hi], t[lo:hi]
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"DataParallel needs numeric x and t, got {exc}") from None
         weights = [(hi - lo) / n for lo, hi in zip(cuts[:-1], cuts[1:])]
         for part, lo, hi, w in zip(self._parts, cuts[1:-1], cuts[2:], weights[1:]):
             part.send({"cmd": "step", "rows": hi - lo, "weight": w})
         try:
             with single_threaded_blas():
-                grads = self.model.gradient(x[:cuts[1]], t[:cuts[1]])
+                grads = _weighted_gradient(self.model, x[:cuts[1]], t[:cuts[1]], weights[0])
         finally:
             replies = [part.receive() for part in self._parts]
         for reply in replies:
@@ -244,8 +243,7 @@ class DataParallel:
         loss = float(self.model.last_loss) * weights[0]
         for w, reply in zip(weights[1:], replies):
             loss += w * reply["loss"]
-        for k, g in grads.items():  # the workers sent their gradients already weighted
-            g *= g.dtype.type(weights[0])
+        for k, g in grads.items():  # every part's gradient is weighted already
             for part in self._parts:
                 g += part.grads[k]
         self.last_loss = self.model.last_loss = loss
@@ -260,6 +258,18 @@ class DataParallel:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _weighted_gradient(model: Sequential, x: Any, t: Any, weight: float) -> dict[str, Any]:
+    """weight * model.gradient(x, t): for a plain Sequential without weight decay, the weight is the
+    loss layer's dout (backprop carries it, no pass of its own); else the gradients times weight."""
+    if type(model).gradient is Sequential.gradient and not model.weight_decay_lambda:
+        model.last_loss = model.loss(x, t, train=True)
+        return model.backward(weight)
+    grads = model.gradient(x, t)
+    for g in grads.values():
+        g *= g.dtype.type(weight)
+    return grads
 
 
 def _serve(cmd_fd: int, reply_fd: int) -> None:
