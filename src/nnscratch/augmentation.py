@@ -45,17 +45,17 @@ def bilinear_sample(x: Any, src_y: Any, src_x: Any) -> Any:
     padded = xp.zeros((n, c, h + 2, w + 2), dtype=x.dtype)  # a ring of zeros: what lies outside
     padded[:, :, 1:-1, 1:-1] = x
     sy, sx = xp.clip(src_y, -1.0, float(h)), xp.clip(src_x, -1.0, float(w))
-    y0 = xp.minimum(xp.floor(sy), h - 1).astype(xp.int64)
-    x0 = xp.minimum(xp.floor(sx), w - 1).astype(xp.int64)
-    wy, wx = (sy - y0).astype(x.dtype), (sx - x0).astype(x.dtype)
-    flat = padded.reshape(n, c, -1)
-    base = (y0 + 1) * (w + 2) + (x0 + 1)  # padded index of the top-left neighbour
+    y0, x0 = xp.minimum(xp.floor(sy), h - 1), xp.minimum(xp.floor(sx), w - 1)
+    wy, wx = (sy - y0).astype(x.dtype)[:, None], (sx - x0).astype(x.dtype)[:, None]
+    # flat index into the padded batch of each output pixel's top-left neighbour, per image and
+    # channel (computed exactly in floating point, then one conversion), and four 1-D takes
+    corner = ((y0 + 1) * (w + 2) + (x0 + 1)).astype(xp.intp)[:, None]  # (N, 1, h, w)
+    base = corner + (xp.arange(n * c, dtype=xp.intp) * ((h + 2) * (w + 2))).reshape(n, c, 1, 1)
+    flat = padded.reshape(-1)
 
     def at(offset: int) -> Any:
-        idx = (base + offset).reshape(n, 1, -1)
-        return xp.take_along_axis(flat, xp.broadcast_to(idx, (n, c, idx.shape[-1])), axis=2).reshape(n, c, h, w)
+        return xp.take(flat, base + offset if offset else base)
 
-    wy, wx = wy[:, None], wx[:, None]
     top = at(0) * (1 - wx) + at(1) * wx
     bottom = at(w + 2) * (1 - wx) + at(w + 3) * wx
     return top * (1 - wy) + bottom * wy
