@@ -86,8 +86,8 @@ def max_into(wins: list[Any], o: Any, a: Any, relu: bool) -> None:
     where relu zeroed the window (backward then routes nothing there)."""
     xp = backend.xp
     if a is None:
-        xp.maximum(wins[0], wins[1], out=o) if len(wins) > 1 else xp.copyto(o, wins[0])
-        for win in wins[2:]:
+        o[...] = wins[0]
+        for win in wins[1:]:
             xp.maximum(o, win, out=o)
     elif len(wins) == 4:
         _max4_into(wins, o, a)
@@ -109,17 +109,18 @@ def max_into(wins: list[Any], o: Any, a: Any, relu: bool) -> None:
 
 
 def _max4_into(wins: list[Any], o: Any, a: Any) -> None:
-    """max_into's 2 x 2 windows as a tree, (w0 | w1) against (w2 | w3): 6 passes over the pooled
-    size where the running maximum takes 7, and fewer over the offsets. Ties go left (first maximum)."""
+    """max_into for four window offsets (a 2 x 2 pool) as a tree, (w0 | w1) against (w2 | w3): 6 passes
+    over the pooled size where the running maximum takes 7, and 4 where it takes 6 over the uint8
+    offsets ``a`` (any content: all written). Ties go left, to the first maximum."""
     xp = backend.xp
     w0, w1, w2, w3 = wins
     right = xp.empty_like(o)
-    left_offset = xp.greater(w1, w0)  # 1 where w1 is the left pair's first maximum
+    left_offset = xp.greater(w1, w0).view(xp.uint8)  # 1 where w1 is the left pair's first maximum
     xp.maximum(w0, w1, out=o)
-    right_offset = xp.greater(w3, w2).astype(a.dtype)
+    right_offset = xp.greater(w3, w2).view(xp.uint8)
     right_offset += 2
     xp.maximum(w2, w3, out=right)
-    take_right = xp.greater(right, o)
+    take_right = xp.greater(right, o).view(xp.uint8)
     xp.maximum(o, right, out=o)
     # a = left + take_right * (right - left): each factor is 0/1 or in 1..3, so nothing wraps
     right_offset -= left_offset
