@@ -12,7 +12,7 @@ resident set over the process's baseline after building the network and the batc
 training steps and one inference pass. Load averages are recorded: the machine may be shared.
 At more than one thread, a fourth contestant (unless --no-processes) is nnscratch's step split
 over that many processes (nnscratch.data_parallel.DataParallel, one BLAS thread each), timed right
-after nnscratch's own; its inference is nnscratch's.
+after nnscratch's own, and its inference over the processes (DataParallel.predict).
 
 Writes bench/results/book-compare-<tag>.json and .md.
 
@@ -87,7 +87,10 @@ def contestant(who: str, name: str, x: Any, t: Any, xi: Any,
 
         def dp_step() -> None:
             opt.update(model.params, dp.gradient(x, t))
-        return dp_step, None  # inference is nnscratch's own (one process)
+
+        def dp_infer() -> None:
+            dp.predict(xi, batch_size=1000)
+        return dp_step, dp_infer
     if who == "nnscratch":
         from nnscratch.optimizers import Adam
 
@@ -297,7 +300,8 @@ def markdown(results: dict[str, Any], env: dict[str, Any]) -> str:
             lines.append(
                 f"| {name} | {threads} processes (`DataParallel`) | {ms(q, 'step_ms', '.1f')} | {ms(p, 'step_ms', '.1f')} "
                 f"| {ms(b, 'step_ms', '.0f')} | {q.get('step_ratio_vs_pytorch', '–')} | {q.get('step_book_over_ours', '–')} "
-                f"| | | | | | |")
+                f"| {ms(q, 'inference_ms', '.0f')} | {ms(p, 'inference_ms', '.0f')} | {ms(b, 'inference_ms', '.0f')} "
+                f"| {q.get('inference_ratio_vs_pytorch', '–')} | | |")
     return "\n".join(lines) + "\n"
 
 

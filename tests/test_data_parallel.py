@@ -152,3 +152,38 @@ def test_labels_that_are_not_whole_numbers_fail_in_every_part(rng):
         with pytest.raises(ValueError, match="numeric"):
             dp.gradient(x, np.array(["a"] * 40))
         dp.gradient(x, t.round())  # nothing was sent for the failed calls: still in step
+
+
+def test_predict_and_accuracy_split_over_the_workers_equal_one_process(rng):
+    net = SimpleConvNet(seed=3, dtype=np.float64)
+    (x, t), _ = load_mnist_sample(flatten=False)
+    x, t = x[:530].astype(np.float64), t[:530]  # 2 full rounds of 2 x 100 rows, then 130 split 65 / 65
+    ref = net.predict(x, train=False)
+    before = _shared_blocks()
+    with DataParallel(net, 2) as dp:
+        np.testing.assert_allclose(dp.predict(x, batch_size=100), ref, rtol=0, atol=1e-12)
+        assert dp._parts[0].py.shape == (100, 10)  # one batch per worker and round, not its whole share
+        assert dp.accuracy(x, t, batch_size=100) == net.accuracy(x, t, batch_size=100)
+        np.testing.assert_array_equal(dp.predict(x[:MIN_PART]), net.predict(x[:MIN_PART]))  # the caller alone
+        net.params["affine2.b"][...] += 1.0  # the workers score with the caller's current parameters
+        np.testing.assert_allclose(dp.predict(x[:40], batch_size=7), net.predict(x[:40]), rtol=0, atol=1e-12)
+        with pytest.raises(TypeError, match="real numbers"):  # the network's own check, as in one process
+            dp.predict(np.array([["a"] * 784] * 40).reshape(40, 1, 28, 28))
+        with pytest.raises(ValueError):  # the worker's part fails too; the caller hears it before going on
+            dp.predict(rng.random((40, 1, 27, 27)))
+        with pytest.raises(ValueError, match="fractional"):
+            dp.accuracy(x[:40], t[:40] + 0.5)
+        np.testing.assert_allclose(dp.predict(x[:40]), net.predict(x[:40]), rtol=0, atol=1e-12)  # still in step
+    assert _shared_blocks() - before == set()
+
+
+def test_trainer_scores_its_epochs_over_the_workers(monkeypatch):
+    (x, t), (xt, tt) = load_mnist_sample(flatten=False)
+    calls = []
+    real = DataParallel.accuracy
+    monkeypatch.setattr(DataParallel, "accuracy", lambda self, *a, **k: calls.append(len(a[0])) or real(self, *a, **k))
+    trainer = Trainer(SimpleConvNet(seed=0), x[:200], t[:200], xt[:100], tt[:100], epochs=1, mini_batch_size=50,
+                      optimizer="adam", verbose=False, seed=0, workers=2)
+    history = trainer.train()
+    assert calls == [200, 100]
+    assert history.test_acc[-1] == trainer.network.accuracy(xt[:100], tt[:100])

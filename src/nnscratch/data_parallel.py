@@ -8,15 +8,17 @@ is a mean over the batch, the whole batch's gradient is the parts' gradients wei
     dL/dW = sum_k (n_k / n) dL_k/dW          (L_k: the mean loss over part k of n_k samples)
 
 The calling process computes the first part itself; each worker is ``python -m
-nnscratch.data_parallel`` holding the same network (rebuilt from ``get_config()``). Parameters,
-batches and gradients travel through shared memory, commands and replies as JSON lines over pipes:
-nothing is pickled. Each step the caller copies its parameters into the shared block, so the
-optimizer and everything else keep working on the caller's network. Dropout masks come from a
-generator per worker and layer seeded from ``seed``, so a run is reproducible for a given worker
-count (not across counts). Batch normalisation would see per-part statistics, so it is refused.
+nnscratch.data_parallel`` holding the same network (rebuilt from ``get_config()``); ``predict`` and
+``accuracy`` split inference the same way. Parameters, batches, gradients and scores travel
+through shared memory, commands and replies as JSON lines over pipes: nothing is pickled. Each step
+the caller copies its parameters into the shared block, so the optimizer and everything else keep
+working on the caller's network. Dropout masks come from a generator per worker and layer seeded
+from ``seed``, so a run is reproducible for a given worker count (not across counts). Batch
+normalisation would see per-part statistics, so it is refused.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -33,7 +35,7 @@ from .kernels.threads import single_threaded_blas
 from .layers import BatchNormalization, Dropout
 from .models import Sequential
 from .step import Diverged
-from .validation import check_int
+from .validation import check_int, check_labels
 
 __all__ = ["DataParallel", "MIN_PART"]
 
@@ -83,6 +85,9 @@ class _Part:
         self.x: Any = None
         self.t: Any = None
         self.grads: dict[str, Any] = {}
+        self.predict_shm: shared_memory.SharedMemory | None = None  # rows of x in, their scores out
+        self.px: Any = None
+        self.py: Any = None
 
     def send(self, message: dict[str, Any]) -> None:
         try:
@@ -104,22 +109,17 @@ class _Part:
 
 def _close(parts: list[_Part], shms: list[shared_memory.SharedMemory]) -> None:
     for part in parts:
-        try:
+        with contextlib.suppress(OSError, ValueError, RuntimeError):
             part.send({"cmd": "quit"})
-        except (OSError, ValueError, RuntimeError):
-            pass
         for stream in (part.commands, part.replies):
-            try:
+            with contextlib.suppress(OSError):
                 stream.close()
-            except OSError:
-                pass
         try:
             part.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             part.proc.kill()
             part.proc.wait()
-        if part.shm is not None:
-            shms.append(part.shm)
+        shms.extend(block for block in (part.shm, part.predict_shm) if block is not None)
     for shm in shms:
         shm.close()
         shm.unlink()
@@ -220,8 +220,7 @@ class DataParallel:
         if len(t) != n:
             raise ValueError(f"x has {n} samples but t has {len(t)} labels")
         cuts = [n * k // self.workers for k in range(self.workers + 1)]
-        for k, v in self.model.params.items():
-            self._params[k][...] = v
+        self._share_params()
         for part, lo, hi in zip(self._parts, cuts[1:-1], cuts[2:]):
             try:  # as float64 (labels too: the workers' checks still see fractions), before any part is sent
                 self._buffers(part, hi - lo, np.asarray(x[:1]), np.asarray(t[:1]))
@@ -249,6 +248,65 @@ class DataParallel:
         self.last_loss = self.model.last_loss = loss
         return grads
 
+    def predict(self, x: Any, batch_size: int = 1000) -> Any:
+        """The model's scores for x in eval mode (``model.predict(x)``), ``batch_size`` rows at a time
+        in every process: each round the caller scores one batch and each worker the next ones."""
+        batch_size, n = check_int("batch_size", batch_size, 1), len(x)
+        if not self._parts or n < MIN_PART * self.workers:
+            return _predict_in_batches(self.model, x, batch_size)
+        self._share_params()
+        first = self.model.predict(x[:1], train=False)  # the scores' shape and dtype, for the shared blocks
+        y = np.empty((n, *first.shape[1:]), dtype=first.dtype)
+        for r0 in range(0, n, batch_size * self.workers):
+            m = min(batch_size * self.workers, n - r0)
+            cuts = [r0 + m * k // self.workers for k in range(self.workers + 1)]
+            busy = [(part, lo, hi) for part, lo, hi in zip(self._parts, cuts[1:-1], cuts[2:]) if hi > lo]
+            for part, lo, hi in busy:
+                try:
+                    self._predict_buffers(part, batch_size, x, y)
+                    part.px[:hi - lo] = x[lo:hi]
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(f"DataParallel needs numeric x, got {exc}") from None
+                part.send({"cmd": "predict", "rows": hi - lo})
+            try:
+                with single_threaded_blas():
+                    y[cuts[0]:cuts[1]] = self.model.predict(x[cuts[0]:cuts[1]], train=False)
+            finally:
+                replies = [part.receive() for part, _, _ in busy]
+            for (part, lo, hi), reply in zip(busy, replies):
+                if not reply["ok"]:
+                    raise ValueError(reply["error"])
+                y[lo:hi] = part.py[:hi - lo]
+        return y
+
+    def accuracy(self, x: Any, t: Any, batch_size: int = 1000) -> float:
+        """``model.accuracy(x, t)`` with the scores from :meth:`predict` (split over the processes)."""
+        if not self._parts or len(x) < MIN_PART * self.workers:
+            return self.model.accuracy(x, t, batch_size)
+        y = self.predict(x, batch_size)
+        labels = check_labels("t", t, len(x), y.shape[-1] if y.ndim == 2 else None)
+        return float((y.argmax(axis=1) == labels).sum()) / len(x)
+
+    def _share_params(self) -> None:
+        """The caller's parameters into the shared block the workers' networks read."""
+        for k, v in self.model.params.items():
+            self._params[k][...] = v
+
+    def _predict_buffers(self, part: _Part, rows: int, x: Any, y: Any) -> None:
+        """(Re)make a worker's block of ``rows`` inputs shaped like x's and their scores shaped like y's."""
+        x_shape, y_shape = (rows, *x.shape[1:]), (rows, *y.shape[1:])
+        if part.px is not None and part.px.shape == x_shape and part.py.shape == y_shape:
+            return
+        layout = [("x", x_shape), ("y", y_shape)]
+        shm = shared_memory.SharedMemory(create=True, size=_nbytes(layout, self._dtype))
+        old, part.predict_shm, part.px, part.py = part.predict_shm, shm, None, None
+        if old is not None:
+            old.close()
+            old.unlink()
+        part.send({"cmd": "predict_buffers", "shm": shm.name, "x": x_shape, "y": y_shape})
+        views = _views(shm.buf, layout, self._dtype)
+        part.px, part.py = views["x"], views["y"]
+
     def close(self) -> None:
         """Stop the workers and free the shared memory (also done when the object is collected)."""
         self._finalizer()
@@ -258,6 +316,12 @@ class DataParallel:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _predict_in_batches(model: Sequential, x: Any, batch_size: int) -> Any:
+    """model.predict(x) (eval mode), batch_size rows at a time."""
+    parts = [model.predict(x[i:i + batch_size], train=False) for i in range(0, len(x), batch_size)]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _weighted_gradient(model: Sequential, x: Any, t: Any, weight: float) -> dict[str, Any]:
@@ -294,6 +358,7 @@ def _serve(cmd_fd: int, reply_fd: int) -> None:
         layer.reseed([setup["seed"], setup["rank"], i])
     reply({"ok": True})
     shm, x, t, grads = None, None, None, {}
+    pshm, px, py = None, None, None
     for line in commands:
         message = json.loads(line)
         if message["cmd"] == "quit":
@@ -304,8 +369,19 @@ def _serve(cmd_fd: int, reply_fd: int) -> None:
             shm = _attach(message["shm"])
             x, t, grads = _batch_views(shm.buf, tuple(message["x"]), tuple(message["t"]), layout, dtype)
             continue
+        if message["cmd"] == "predict_buffers":
+            if pshm is not None:
+                pshm.close()
+            pshm = _attach(message["shm"])
+            views = _views(pshm.buf, [("x", tuple(message["x"])), ("y", tuple(message["y"]))], dtype)
+            px, py = views["x"], views["y"]
+            continue
         rows = message["rows"]
         try:
+            if message["cmd"] == "predict":
+                py[:rows] = model.predict(px[:rows], train=False)
+                reply({"ok": True})
+                continue
             g = model.gradient(x[:rows], t[:rows])
         except (ValueError, FloatingPointError) as exc:  # bad values, or Diverged (a ValueError)
             error = exc.reason if isinstance(exc, Diverged) else str(exc)
@@ -314,7 +390,7 @@ def _serve(cmd_fd: int, reply_fd: int) -> None:
         for k, v in g.items():  # weighted here, in parallel with the other parts, not in the caller
             np.multiply(v, v.dtype.type(message["weight"]), out=grads[k])
         reply({"ok": True, "loss": float(model.last_loss)})
-    for block in (shm, params_shm):
+    for block in (shm, pshm, params_shm):
         if block is not None:
             block.close()
 

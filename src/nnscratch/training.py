@@ -256,7 +256,8 @@ class Trainer:
                             scores = regression_scores(self.network, x, t, batch_size=self.eval_batch_size)
                             out.update({key.replace("acc", k): v for k, v in scores.items()})
                         else:
-                            out[key] = float(self.network.accuracy(x, t, batch_size=self.eval_batch_size))
+                            scorer = self._parallel or self.network  # over the workers while train() runs
+                            out[key] = float(scorer.accuracy(x, t, batch_size=self.eval_batch_size))
         finally:
             self.network.train()
         return out
