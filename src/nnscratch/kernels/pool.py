@@ -86,8 +86,11 @@ def max_into(wins: list[Any], o: Any, a: Any, relu: bool) -> None:
     where relu zeroed the window (backward then routes nothing there)."""
     xp = backend.xp
     if a is None:
-        o[...] = wins[0]
-        for win in wins[1:]:
+        if len(wins) == 1:
+            o[...] = wins[0]
+        else:  # no copy of wins[0] first: one pass fewer
+            xp.maximum(wins[0], wins[1], out=o)
+        for win in wins[2:]:
             xp.maximum(o, win, out=o)
     elif len(wins) == 4:
         _max4_into(wins, o, a)
