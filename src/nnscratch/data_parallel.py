@@ -34,8 +34,9 @@ from . import backend
 from .kernels.threads import single_threaded_blas
 from .layers import BatchNormalization, Dropout
 from .models import Sequential
+from .models.sequential import count_correct, labels_for_scores
 from .step import Diverged
-from .validation import check_int, check_labels
+from .validation import check_int
 
 __all__ = ["DataParallel", "MIN_PART"]
 
@@ -81,13 +82,23 @@ class _Part:
 
     def __init__(self, rank: int, proc: subprocess.Popen, commands: Any, replies: Any) -> None:
         self.rank, self.proc, self.commands, self.replies = rank, proc, commands, replies
-        self.shm: shared_memory.SharedMemory | None = None
+        self.blocks: dict[str, shared_memory.SharedMemory] = {}  # "batch" (x, t, grads), "predict" (px in, py out)
         self.x: Any = None
         self.t: Any = None
         self.grads: dict[str, Any] = {}
-        self.predict_shm: shared_memory.SharedMemory | None = None  # rows of x in, their scores out
         self.px: Any = None
         self.py: Any = None
+
+    def renew(self, kind: str, size: int, message: dict[str, Any]) -> Any:
+        """A new shared block of ``size`` bytes as this part's ``kind`` block, the old one freed (its
+        views dropped by the caller first) and the worker sent ``message`` with its name; its buffer."""
+        shm = shared_memory.SharedMemory(create=True, size=size)
+        old, self.blocks[kind] = self.blocks.get(kind), shm  # the part owns it from now: close() frees it
+        if old is not None:
+            old.close()
+            old.unlink()
+        self.send({**message, "shm": shm.name})
+        return shm.buf
 
     def send(self, message: dict[str, Any]) -> None:
         try:
@@ -119,7 +130,7 @@ def _close(parts: list[_Part], shms: list[shared_memory.SharedMemory]) -> None:
         except subprocess.TimeoutExpired:
             part.proc.kill()
             part.proc.wait()
-        shms.extend(block for block in (part.shm, part.predict_shm) if block is not None)
+        shms.extend(part.blocks.values())
     for shm in shms:
         shm.close()
         shm.unlink()
@@ -200,15 +211,10 @@ class DataParallel:
         if part.x is not None and part.x.shape[1:] == x_shape[1:] and part.t.shape[1:] == t_shape[1:] \
                 and len(part.x) >= rows:
             return
-        layout = [("x", x_shape), ("t", t_shape)] + self._layout
-        shm = shared_memory.SharedMemory(create=True, size=_nbytes(layout, np.float64))
-        old, part.shm = part.shm, shm  # the part owns it from now: close() frees it
         part.x, part.t, part.grads = None, None, {}  # no view of the old block outlives it
-        if old is not None:
-            old.close()
-            old.unlink()
-        part.send({"cmd": "buffers", "shm": shm.name, "x": x_shape, "t": t_shape})
-        part.x, part.t, part.grads = _batch_views(shm.buf, x_shape, t_shape, self._layout, self._dtype)
+        size = _nbytes([("x", x_shape), ("t", t_shape)] + self._layout, np.float64)
+        buf = part.renew("batch", size, {"cmd": "buffers", "x": x_shape, "t": t_shape})
+        part.x, part.t, part.grads = _batch_views(buf, x_shape, t_shape, self._layout, self._dtype)
 
     def gradient(self, x: Any, t: Any) -> dict[str, Any]:
         """The model's gradient of its training loss on the whole batch, its parts computed side by side."""
@@ -284,8 +290,7 @@ class DataParallel:
         if not self._parts or len(x) < MIN_PART * self.workers:
             return self.model.accuracy(x, t, batch_size)
         y = self.predict(x, batch_size)
-        labels = check_labels("t", t, len(x), y.shape[-1] if y.ndim == 2 else None)
-        return float((y.argmax(axis=1) == labels).sum()) / len(x)
+        return count_correct(y, labels_for_scores(t, len(x), y)) / len(x)
 
     def _share_params(self) -> None:
         """The caller's parameters into the shared block the workers' networks read."""
@@ -297,15 +302,11 @@ class DataParallel:
         x_shape, y_shape = (rows, *x.shape[1:]), (rows, *y.shape[1:])
         if part.px is not None and part.px.shape == x_shape and part.py.shape == y_shape:
             return
+        part.px, part.py = None, None  # no view of the old block outlives it
         layout = [("x", x_shape), ("y", y_shape)]
-        shm = shared_memory.SharedMemory(create=True, size=_nbytes(layout, self._dtype))
-        old, part.predict_shm, part.px, part.py = part.predict_shm, shm, None, None
-        if old is not None:
-            old.close()
-            old.unlink()
-        part.send({"cmd": "predict_buffers", "shm": shm.name, "x": x_shape, "y": y_shape})
-        views = _views(shm.buf, layout, self._dtype)
-        part.px, part.py = views["x"], views["y"]
+        message = {"cmd": "predict_buffers", "x": x_shape, "y": y_shape}
+        buf = part.renew("predict", _nbytes(layout, self._dtype), message)
+        part.px, part.py = _views(buf, layout, self._dtype).values()
 
     def close(self) -> None:
         """Stop the workers and free the shared memory (also done when the object is collected)."""
@@ -357,24 +358,22 @@ def _serve(cmd_fd: int, reply_fd: int) -> None:
     for i, layer in enumerate(dropouts):
         layer.reseed([setup["seed"], setup["rank"], i])
     reply({"ok": True})
-    shm, x, t, grads = None, None, None, {}
-    pshm, px, py = None, None, None
+    blocks: dict[str, shared_memory.SharedMemory] = {}  # by the command that sent them
+    x, t, grads, px, py = None, None, {}, None, None
     for line in commands:
         message = json.loads(line)
         if message["cmd"] == "quit":
             break
-        if message["cmd"] == "buffers":
-            if shm is not None:
-                shm.close()
-            shm = _attach(message["shm"])
-            x, t, grads = _batch_views(shm.buf, tuple(message["x"]), tuple(message["t"]), layout, dtype)
-            continue
-        if message["cmd"] == "predict_buffers":
-            if pshm is not None:
-                pshm.close()
-            pshm = _attach(message["shm"])
-            views = _views(pshm.buf, [("x", tuple(message["x"])), ("y", tuple(message["y"]))], dtype)
-            px, py = views["x"], views["y"]
+        if message["cmd"] in ("buffers", "predict_buffers"):
+            kind = message["cmd"]
+            if kind in blocks:
+                blocks[kind].close()
+            blocks[kind] = _attach(message["shm"])
+            buf = blocks[kind].buf
+            if kind == "buffers":
+                x, t, grads = _batch_views(buf, tuple(message["x"]), tuple(message["t"]), layout, dtype)
+            else:
+                px, py = _views(buf, [("x", tuple(message["x"])), ("y", tuple(message["y"]))], dtype).values()
             continue
         rows = message["rows"]
         try:
@@ -390,9 +389,8 @@ def _serve(cmd_fd: int, reply_fd: int) -> None:
         for k, v in g.items():  # weighted here, in parallel with the other parts, not in the caller
             np.multiply(v, v.dtype.type(message["weight"]), out=grads[k])
         reply({"ok": True, "loss": float(model.last_loss)})
-    for block in (shm, pshm, params_shm):
-        if block is not None:
-            block.close()
+    for block in (*blocks.values(), params_shm):
+        block.close()
 
 
 if __name__ == "__main__":  # python -m nnscratch.data_parallel CMD_FD REPLY_FD (started by DataParallel)

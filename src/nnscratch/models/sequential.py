@@ -21,6 +21,16 @@ from ..layers.loss import SoftmaxWithLoss
 from ..validation import check_int, check_labels, check_number, check_real_array, key_mismatch
 
 
+def labels_for_scores(t: Any, n: int, y: Any) -> Any:
+    """``t`` checked as the class labels of ``n`` samples scored ``y``: indices, or one-hot as wide as y."""
+    return check_labels("t", t, n, y.shape[-1] if y.ndim == 2 else None)
+
+
+def count_correct(y: Any, labels: Any) -> int:
+    """How many rows of scores ``y`` have their arg-max at the label (accuracy's numerator, ch. 3.6.3)."""
+    return int((y.argmax(axis=1) == labels).sum())
+
+
 class Sequential:
     """Layers applied in order, then ``loss_layer`` (SoftmaxWithLoss by default).
 
@@ -168,8 +178,8 @@ class Sequential:
         for i in range(0, len(x), batch_size):
             y = self.predict(x[i : i + batch_size], train=False)
             if labels is None:  # after the first batch: the number of classes is the width of the scores
-                labels = xp.asarray(check_labels("t", t, len(x), y.shape[-1] if y.ndim == 2 else None))
-            correct += int((y.argmax(axis=1) == labels[i : i + batch_size]).sum())
+                labels = xp.asarray(labels_for_scores(t, len(x), y))
+            correct += count_correct(y, labels[i : i + batch_size])
         return correct / len(x)
 
     def backward(self, dout: Any = 1.0) -> dict[str, Any]:
