@@ -257,8 +257,8 @@ def markdown(results: dict[str, Any], env: dict[str, Any]) -> str:
     blas = env["blas"][0] if isinstance(env.get("blas"), list) and env["blas"] else {}
     lines = [
         f"Machine: {env['processor']}, {env['cores']} cores; numpy {env['numpy']} (BLAS {blas.get('internal_api')} "
-        f"{blas.get('version')}, kernel {blas.get('architecture')}), torch {env['torch']}, SciPy BLAS "
-        f"{'on' if env.get('scipy_blas') else 'off'}; OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, "
+        f"{blas.get('version')}, kernel {blas.get('architecture')}), torch {env['torch']}, cblas accumulate "
+        f"{'on' if env.get('cblas') else 'off'}; OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, "
         f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}; load average {env['load_average_start']:.1f} at the start, "
         f"{env['load_average_end']:.1f} at the end (a shared machine). nnscratch and PyTorch float32, the book's "
         f"code float64 as written; medians; ratios nnscratch ÷ PyTorch (lower is better), book ÷ nnscratch (higher); "
@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     if "book" in who:
         _book_classes()
     env = environment()
-    env.update(load_average_start=os.getloadavg()[0], scipy_blas=blas._blas is not None, contestants=who,
+    env.update(load_average_start=os.getloadavg()[0], cblas=blas.USE_CBLAS, contestants=who,
                rounds=args.rounds, block=args.block)
     env.pop("threads", None)
     results: dict[str, Any] = {}

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from nnscratch import kernels  # noqa: E402
 from nnscratch.kernels import blas as gemm_module  # noqa: E402
+from nnscratch.kernels import cblas as cblas_module  # noqa: E402
 from nnscratch.kernels import conv as conv_module  # noqa: E402
 from nnscratch.layers import Convolution, Pooling, Relu  # noqa: E402
 from nnscratch.models import DeepConvNet, Sequential, SimpleConvNet  # noqa: E402
@@ -160,13 +161,13 @@ def contestants(torch: Any, name: str, x: Any, t: Any, xi: Any, which: list[str]
             else:
                 model = kernel_model(model, fold="fold" in who.split("-"))
             opt = Adam(lr=0.001)
-            # variants: "-numpy" (no SciPy BLAS), "-c<K>" (K x 1024 multiply-adds per product of the stride-1 path)
-            settings = {"scipy": "numpy" not in who and gemm_module._blas is not None,
+            # variants: "-numpy" (no cblas accumulate), "-c<K>" (K x 1024 multiply-adds per product of the stride-1 path)
+            settings = {"cblas": "numpy" not in who and cblas_module.available(),
                         "chunk": next((int(p[1:]) * 1024 for p in who.split("-") if p[:1] == "c" and p[1:].isdigit()),
                                       conv_module.CHUNK_MACS)}
 
             def configure(settings: dict = settings) -> None:
-                gemm_module.USE_SCIPY_BLAS = settings["scipy"]
+                gemm_module.USE_CBLAS = settings["cblas"]
                 conv_module.CHUNK_MACS = settings["chunk"]
 
             def step(model=model, opt=opt, configure=configure) -> None:
@@ -295,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", default=["SimpleConvNet", "DeepConvNet"])
     ap.add_argument("--contestants", nargs="+", default=["torch", "layers", "kernels", "kernels-fold"],
                     help="torch, layers (as integrated), reference (fast = False), kernels, kernels-fold, "
-                         "and -numpy variants (no SciPy BLAS)")
+                         "and -numpy variants (no cblas accumulate)")
     ap.add_argument("--steps", type=int, default=60, help="timed steps per contestant (median reported)")
     ap.add_argument("--block", type=int, default=10, help="steps per block of the alternation")
     ap.add_argument("--inference-rounds", type=int, default=3)
@@ -312,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     from nnscratch.fileio import write_json_atomic
 
     env = environment()
-    env.update(load_average_start=os.getloadavg()[0], scipy_blas=gemm_module._blas is not None)
+    env.update(load_average_start=os.getloadavg()[0], cblas=cblas_module.available())
     results: dict[str, Any] = {}
     if args.layers:
         with threadpool_limits(1):

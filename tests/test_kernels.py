@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from nnscratch import gradient, kernels
-from nnscratch.kernels import blas, threads
+from nnscratch.kernels import blas, cblas, threads
 from nnscratch.kernels import conv as kconv
 from nnscratch.kernels.geometry import Geometry
 from nnscratch.layers import Convolution, Pooling
@@ -209,20 +209,52 @@ def test_pool_errors():
 
 # ---------------------------------------------------------------- helpers
 
-@pytest.mark.parametrize("use_scipy", [True, False])
-def test_gemm_accumulates_in_place(use_scipy, rng, monkeypatch):
-    if use_scipy and blas._blas is None:
-        pytest.skip("SciPy not installed")
-    monkeypatch.setattr(blas, "USE_SCIPY_BLAS", use_scipy)
+@pytest.fixture(params=[True, False], ids=["cblas", "numpy"])
+def blas_path(request, monkeypatch):
+    """Each test twice: through the cblas accumulate (where there is one) and through NumPy alone."""
+    if request.param and not cblas.available():
+        pytest.skip("no OpenBLAS with cblas_?gemm loaded")
+    monkeypatch.setattr(blas, "USE_CBLAS", request.param)
+
+
+def test_gemm_accumulates_in_place(blas_path, rng):
     for dtype in (np.float32, np.float64):
         a, b = rng.standard_normal((7, 5)).astype(dtype), rng.standard_normal((5, 3)).astype(dtype)
         out = np.ones((7, 3), dtype)
         res = kernels.gemm(a, b, out, accumulate=True)
         assert res is out
         np.testing.assert_allclose(out, 1 + a @ b, rtol=1e-5)
-        kernels.gemm(a[:, :4].T.copy().T, b[:4], out)  # an F-ordered operand
+        kernels.gemm(np.asfortranarray(a), b.T.copy().T, out, accumulate=True)  # F-ordered operands
+        np.testing.assert_allclose(out, 1 + 2 * (a @ b), rtol=1e-5)
+        kernels.gemm(a[:, ::2], b[::2], out, accumulate=True)  # strided operands: the portable path
+        np.testing.assert_allclose(out, 1 + 2 * (a @ b) + a[:, ::2] @ b[::2], rtol=1e-5)
+        kernels.gemm(a[:, :4].T.copy().T, b[:4], out)
         np.testing.assert_allclose(out, a[:, :4] @ b[:4], rtol=1e-5)
         kernels.gemm(b.T, a.T, out.T.copy())  # transposed views are fine too
+
+
+def test_row_accumulator_adds_each_offsets_product(blas_path, rng):
+    for dtype in (np.float32, np.float64):
+        a, w = rng.standard_normal((50, 6)).astype(dtype), rng.standard_normal((3, 6, 4)).astype(dtype)
+        out, tmp = np.zeros((40, 4), dtype), np.empty((40, 4), dtype)
+        acc = blas.accumulator(a, w, out, tmp)
+        acc(7, 2, 30, 1)
+        acc(0, 10, 25, 2)
+        want = np.zeros((40, 4))
+        want[2:32] += a[7:37].astype(np.float64) @ w[1]
+        want[10:35] += a[0:25].astype(np.float64) @ w[2]
+        np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
+
+
+def test_a_blas_binding_that_gets_a_product_wrong_is_refused():
+    if not cblas.available():
+        pytest.skip("no OpenBLAS with cblas_?gemm loaded")
+    real = cblas._state["fns"]
+    assert cblas._works(real) and cblas._state["fns"] is real  # the check leaves the binding in place
+    idle = cblas.Gemm(lambda *a: None, lambda *a: None, real["f"].integer, real["f"].real)
+    assert not cblas._works({"f": idle, "d": idle})  # computes nothing: refused
+    assert cblas._state["fns"] is real
+    assert not cblas.gemm(np.ones((2, 2))[:, :1], np.ones((1, 2)), np.zeros((2, 2)), 1.0)  # neither C nor F order
 
 
 def test_split_covers_the_rows_on_chunk_boundaries():
@@ -250,14 +282,13 @@ def test_chunk_length_tracks_channels(monkeypatch):
     assert kconv._ranges(g, 2, 28) == [(0, 56), (58, 114)]  # two output rows of 28 pixels x 2 images
 
 
-def test_threads_never_call_scipys_gil_holding_gemm(monkeypatch):
-    """Inside a parallel section kernels.gemm takes NumPy's matmul (it releases the GIL); outside, SciPy's."""
+def test_kernel_threads_accumulate_through_cblas(monkeypatch):
+    """Worker threads take the GIL-free cblas accumulate too (SciPy's wrappers, used before, held the GIL)."""
+    if not cblas.available():
+        pytest.skip("no OpenBLAS with cblas_?gemm loaded")
     calls: list[str] = []
-    real = dict(blas._GEMM)
-    if not real:
-        pytest.skip("SciPy is not installed")
-    monkeypatch.setattr(blas, "_GEMM", {k: (lambda *a, _f=f, **kw: calls.append("scipy") or _f(*a, **kw))
-                                        for k, f in real.items()})
+    real = cblas.gemm
+    monkeypatch.setattr(cblas, "gemm", lambda *a: calls.append("cblas") or real(*a))
     a, b = np.ones((64, 8)), np.ones((8, 4))
 
     def rows(lo: int, hi: int, _: int) -> None:
@@ -265,11 +296,8 @@ def test_threads_never_call_scipys_gil_holding_gemm(monkeypatch):
         blas.gemm(a, b, out, accumulate=True)
         assert np.all(out == 8)
 
-    threads.run(rows, 10, n_workers=1)
-    assert calls == ["scipy"] and not threads.in_parallel()
-    calls.clear()
     threads.run(rows, 10, n_workers=2)
-    assert calls == [] and not threads.in_parallel()
+    assert calls == ["cblas", "cblas"]
 
 
 def _blas_threads() -> frozenset[int]:

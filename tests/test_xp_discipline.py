@@ -49,6 +49,10 @@ SITES: dict[tuple[str, str], str] = {
 SITES.update({("models/tasks.py", name): "regression scores (RMSE, R^2) are computed on host float64 copies "
                                          "(backend.to_numpy) of the predictions, and return Python floats"
               for name in ("size", "shape", "mean", "concatenate")})
+SITES.update({("kernels/cblas.py", name): "the check of the ctypes binding to NumPy's own OpenBLAS, on a small "
+                                          "host product when it is first loaded: cblas.py multiplies NumPy "
+                                          "arrays only (blas.py takes it on the NumPy backend alone)"
+              for name in ("arange", "ones", "array_equal")})
 
 
 def array_modules(src: Path = SRC) -> list[Path]:

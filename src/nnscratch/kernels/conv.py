@@ -110,12 +110,12 @@ def _shift_forward(g: Geometry, xl: Any, xbuf: Any, w: Any, b: Any, relu: bool, 
     chunks = _ranges(g, g.oh, g.ow)
 
     def rows(lo: int, hi: int, worker: int) -> None:
-        tmp, acc = ws.zeros(f"conv.tmp{worker}", (step, g.f), out.dtype), accumulator(out.dtype)
+        acc = accumulator(xbuf, w, out, ws.zeros(f"conv.tmp{worker}", (step, g.f), out.dtype))
         for m0, m1 in chunks[lo:hi]:
             o = out[m0:m1]
             o[...] = b  # the bias, then every product accumulates onto it
             for q, s in enumerate(g.shifts):
-                acc(xbuf[m0 + s:m1 + s], w[q], o, tmp[:m1 - m0])
+                acc(m0 + s, m0, m1 - m0, q)  # out[m0:m1] += xbuf[m0 + s:m1 + s] @ w[q]
             if relu:
                 xp.maximum(o, 0, out=o)
 
@@ -181,12 +181,11 @@ def conv2d_backward(dout: Any, saved: ConvSaved, W: Any, *, input_grad: bool = T
     in_chunks = _ranges(g, g.h, g.w)  # the input pixels
 
     def inputs(lo: int, hi: int, worker: int) -> None:
-        tmp, acc = ws.zeros(f"conv.tmpx{worker}", (step, g.c), W.dtype), accumulator(W.dtype)
+        acc = accumulator(dbuf, wf, dx, ws.zeros(f"conv.tmpx{worker}", (step, g.c), W.dtype))
         for m0, m1 in in_chunks[lo:hi]:
-            o = dx[m0:m1]
-            xp.matmul(dbuf[m0:m1], wf[0], out=o)
+            xp.matmul(dbuf[m0:m1], wf[0], out=dx[m0:m1])
             for q, s in enumerate(g.shifts[1:], 1):
-                acc(dbuf[m0 + s:m1 + s], wf[q], o, tmp[:m1 - m0])
+                acc(m0 + s, m0, m1 - m0, q)  # dx[m0:m1] += dbuf[m0 + s:m1 + s] @ wf[q]
 
     threads.run(inputs, len(in_chunks))
     return g.grid(dx, 0, g.h, g.w).transpose(0, 3, 1, 2), dW, db

@@ -5,8 +5,8 @@ own threads (waking them for ~10 us of work, and waiting on them when another pr
 core), so the kernels instead give each thread a contiguous range of rows and let BLAS run on one
 thread inside. The number of workers follows the BLAS thread count in force (``OPENBLAS_NUM_THREADS``,
 threadpoolctl's limits, ``--threads``), which threadpoolctl reads; without threadpoolctl, or on
-CuPy, everything runs in the calling thread. NumPy's matmul and copies release the GIL while they
-work (SciPy's BLAS wrappers do not: see :func:`in_parallel`). A network pass runs inside
+CuPy, everything runs in the calling thread. NumPy's matmul and copies, and the ctypes calls of
+``cblas_?gemm`` (blas.py), release the GIL while they work. A network pass runs inside
 :func:`handed_over` (``Sequential`` enters it when a layer is on the kernels), so BLAS's own
 threads never wake between the kernels. Python threads pay for every GIL hand-over, so a product
 must be tens of microseconds long to gain from a second one: the convolution's chunks are larger
@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import backend
 
-_state: dict[str, Any] = {"libs": None, "pool": None, "size": 0, "parallel": False, "handed_over": None}
+_state: dict[str, Any] = {"libs": None, "pool": None, "size": 0, "handed_over": None}
 
 
 def _blas_libs() -> list[Any]:
@@ -64,25 +64,6 @@ def single_threaded_blas() -> Iterator[None]:
     finally:
         for lib, n in zip(libs, before):
             lib.set_num_threads(n)
-
-
-@contextlib.contextmanager
-def _parallel_section() -> Iterator[None]:
-    _state["parallel"] = True
-    try:
-        yield
-    finally:
-        _state["parallel"] = False
-
-
-def in_parallel() -> bool:
-    """True while :func:`run` has rows on more than one thread (only the calling thread starts runs).
-
-    ``kernels.gemm`` reads it: SciPy's BLAS wrappers hold the GIL while they multiply, so inside
-    a parallel section the workers would take turns (measured: 2 threads 0.88x of one, NumPy's
-    matmul, which releases the GIL, 1.72x).
-    """
-    return _state["parallel"]
 
 
 @contextlib.contextmanager
@@ -134,7 +115,7 @@ def run(fn: Callable[[int, int, int], Any], total: int, align: int = 1, n_worker
             _state["pool"].shutdown(wait=True)
         _state["pool"] = ThreadPoolExecutor(len(ranges) - 1, thread_name_prefix="nnscratch-kernel")
         _state["size"] = len(ranges) - 1
-    with single_threaded_blas(), _parallel_section():
+    with single_threaded_blas():
         futures = [_state["pool"].submit(fn, lo, hi, i) for i, (lo, hi) in enumerate(ranges[1:], 1)]
         try:
             first = fn(ranges[0][0], ranges[0][1], 0)
