@@ -330,25 +330,30 @@ def test_a_network_pass_hands_blas_threads_to_the_kernels(monkeypatch):
         assert _blas_threads() == {2}
 
 
-def test_matmul_splits_rows_over_the_workers_only_inside_a_handed_over_pass(rng, monkeypatch):
-    """threads.matmul (Affine's product): a @ b everywhere; its rows over two workers inside handed_over."""
-    a, b = rng.standard_normal((100, 300)), rng.standard_normal((300, 40))
-    ranges: list[tuple[int, int]] = []
+def test_matmul_splits_over_the_workers_only_inside_a_handed_over_pass(rng, monkeypatch):
+    """threads.matmul (Affine's product): a @ b everywhere; inside handed_over split over two workers by
+    a's rows, b's columns or the reduction, whichever leaves the workers the least to read twice."""
+    ranges: list[tuple[int, int, int]] = []
     real = threads.run
     monkeypatch.setattr(threads, "run", lambda fn, total, **kw: real(
-        lambda lo, hi, w: ranges.append((lo, hi)) or fn(lo, hi, w), total, **kw))
+        lambda lo, hi, w: ranges.append((total, lo, hi)) or fn(lo, hi, w), total, **kw))
     monkeypatch.setattr(threads, "SPLIT_MATMUL_MACS", 1000)
+    long_k = rng.standard_normal((100, 300)), rng.standard_normal((300, 40))  # x @ W: split the reduction
+    tall = rng.standard_normal((400, 20)), rng.standard_normal((20, 30))  # x^T @ dout: a's rows
+    wide = rng.standard_normal((10, 20)), rng.standard_normal((20, 500))  # dout @ W^T: b's columns
     with threadpoolctl.threadpool_limits(2):
-        np.testing.assert_allclose(threads.matmul(a, b), a @ b, rtol=1e-12)
+        np.testing.assert_allclose(threads.matmul(*long_k), long_k[0] @ long_k[1], rtol=1e-12)
         assert ranges == []  # outside a pass BLAS has its own threads
         with threads.handed_over():
-            np.testing.assert_allclose(threads.matmul(a, b), a @ b, rtol=1e-12)
-            np.testing.assert_allclose(threads.matmul(a.T[:40], a[:, :7]), a.T[:40] @ a[:, :7], rtol=1e-12)
-    assert sorted(ranges)[:2] == [(0, 20), (0, 50)] and len(ranges) == 4
+            for (a, b), total in ((long_k, 300), (tall, 400), (wide, 500)):
+                ranges.clear()
+                np.testing.assert_allclose(threads.matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)
+                assert sorted(ranges) == [(total, 0, total // 2), (total, total // 2, total)]
     monkeypatch.setattr(threads, "SPLIT_MATMUL_MACS", 10**9)
+    ranges.clear()
     with threadpoolctl.threadpool_limits(2), threads.handed_over():
-        threads.matmul(a, b)
-    assert len(ranges) == 4  # a small product stays on one worker
+        threads.matmul(*long_k)
+    assert ranges == []  # a small product stays on one worker
 
 
 def test_inference_forward_matches_and_keeps_nothing_batch_sized(rng, monkeypatch):

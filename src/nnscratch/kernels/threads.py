@@ -129,11 +129,27 @@ SPLIT_MATMUL_MACS = 2**22
 
 
 def matmul(a: Any, b: Any) -> Any:
-    """a @ b for 2-D a and b; inside :func:`handed_over` with more than one worker, a's rows split over
-    them. BLAS runs on one thread there, so an Affine between the convolutions would use one core."""
+    """a @ b for 2-D a (m, k) and b (k, n); inside :func:`handed_over` with more than one worker, split
+    over them. BLAS runs on one thread there, so an Affine between the convolutions would use one core.
+
+    Each worker packs whole every operand it is not given a part of, so the split is the one that
+    copies least: a's rows (b read by all: b's size), b's columns (a's), or the reduction (every
+    worker a share of both, then one sum of the (m, n) partial products).
+    """
     xp, n = backend.xp, _state["handed_over"] or 1
-    if n == 1 or xp is not np or a.shape[0] * a.shape[1] * b.shape[1] < SPLIT_MATMUL_MACS:
+    (m, k), cols = a.shape, b.shape[1]
+    if n == 1 or xp is not np or m * k * cols < SPLIT_MATMUL_MACS:
         return a @ b
-    out = xp.empty((a.shape[0], b.shape[1]), dtype=xp.result_type(a, b))
-    run(lambda lo, hi, _: xp.matmul(a[lo:hi], b, out=out[lo:hi]), a.shape[0], n_workers=n)
+    copied = {"rows": b.size, "cols": a.size, "reduction": 2 * m * cols}
+    split_by = min(copied, key=copied.get)
+    if split_by == "reduction":
+        parts = run(lambda lo, hi, _: xp.matmul(a[:, lo:hi], b[lo:hi]), k, n_workers=n)
+        for part in parts[1:]:
+            parts[0] += part
+        return parts[0]
+    out = xp.empty((m, cols), dtype=xp.result_type(a, b))
+    if split_by == "rows":
+        run(lambda lo, hi, _: xp.matmul(a[lo:hi], b, out=out[lo:hi]), m, n_workers=n)
+    else:
+        run(lambda lo, hi, _: xp.matmul(a, b[:, lo:hi], out=out[:, lo:hi]), cols, n_workers=n)
     return out
