@@ -1,9 +1,9 @@
 """``cblas_?gemm`` of the OpenBLAS NumPy loaded, through ctypes: C = alpha A B + beta C in place.
 
 NumPy's matmul has no beta, SciPy's wrappers hold the interpreter lock while they multiply; a
-ctypes call of the C function does neither. The library is the one threadpoolctl finds (NumPy's
-wheels ship OpenBLAS with 64-bit integers and the symbols ``scipy_cblas_sgemm64_``...), checked
-on a small product when first loaded; where none is found everything here reports unavailable
+ctypes call of the C function does neither. The library is an OpenBLAS among those threadpoolctl
+finds (``threads`` keeps the list; NumPy's wheels ship OpenBLAS with 64-bit integers and the
+symbols ``scipy_cblas_sgemm64_``...), checked on a small product when first loaded; where none is found everything here reports unavailable
 and blas.py multiplies with NumPy.
 """
 from __future__ import annotations
@@ -12,6 +12,8 @@ import ctypes
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
+
+from . import threads
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 #: symbol prefix, suffix and integer type of the builds known: NumPy's wheels, ILP64, plain LP64
@@ -50,15 +52,11 @@ def _bind(lib: Any) -> dict[str, Gemm]:
 def _load() -> dict[str, Any]:
     if not _state["loaded"]:
         _state["loaded"] = True
-        try:
-            from threadpoolctl import threadpool_info  # noqa: PLC0415
-        except ImportError:  # pragma: no cover - depends on the environment
-            return _state["fns"]
-        for info in threadpool_info():
-            if info.get("internal_api") != "openblas":
+        for lib in threads._blas_libs():  # the BLAS libraries threadpoolctl found (none without it)
+            if lib.internal_api != "openblas":
                 continue
             try:
-                fns = _bind(ctypes.CDLL(info["filepath"]))
+                fns = _bind(ctypes.CDLL(lib.filepath))
             except OSError:  # pragma: no cover - depends on the environment
                 continue
             if fns and _works(fns):
