@@ -66,17 +66,13 @@ def _load() -> dict[str, Any]:
 
 
 def _works(fns: dict[str, Any]) -> bool:
-    """The binding gives a known product (a wrong integer width would not); the binding in force is kept."""
-    before, _state["fns"] = _state["fns"], fns
-    try:
-        for dtype in (np.float32, np.float64):
-            a, b = np.arange(6, dtype=dtype).reshape(3, 2), np.arange(8, dtype=dtype).reshape(2, 4)
-            c = np.ones((3, 4), dtype)
-            if not gemm(a, b, c, 1.0) or not np.array_equal(c, 1 + a @ b):
-                return False
-        return True
-    finally:
-        _state["fns"] = before
+    """The binding ``fns`` gives a known product (a wrong integer width would not)."""
+    for dtype in (np.float32, np.float64):
+        a, b = np.arange(6, dtype=dtype).reshape(3, 2), np.arange(8, dtype=dtype).reshape(2, 4)
+        c = np.ones((3, 4), dtype)
+        if not _gemm(fns, a, b, c, 1.0) or not np.array_equal(c, 1 + a @ b):
+            return False
+    return True
 
 
 def available() -> bool:
@@ -96,7 +92,11 @@ def _operand(m: Any) -> tuple[int, int] | None:
 def gemm(a: Any, b: Any, out: Any, beta: float) -> bool:
     """out = a @ b + beta * out for 2-D float32/float64 arrays of out's dtype, out C-contiguous,
     a and b C- or F-contiguous; False (nothing done) when they are not so."""
-    fn = _state["fns"].get(out.dtype.char)
+    return _gemm(_state["fns"], a, b, out, beta)
+
+
+def _gemm(fns: dict[str, Any], a: Any, b: Any, out: Any, beta: float) -> bool:
+    fn = fns.get(out.dtype.char)
     x, y = _operand(a), _operand(b)
     if fn is None or x is None or y is None or not out.flags.c_contiguous or out.ndim != 2:
         return False
