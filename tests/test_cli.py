@@ -152,6 +152,20 @@ def test_train_augment_option_runs_and_records_the_command(tmp_path, capsys):
     assert extra["augment_rng"] is not None  # the augmenter's generator is saved for --resume
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_train_label_smoothing_trains_on_the_smoothed_loss_and_saves_it(tmp_path, capsys, workers):
+    base = ["train", "--model", "mlp", "--hidden", "16", "--dataset", "mnist-sample", "--epochs", "1",
+            "--train-size", "300", "--threads", "1", "--quiet", "--workers", str(workers)]
+    assert main([*base, "--label-smoothing", "0.2", "--out", str(tmp_path / "ls")]) == 0
+    assert main([*base, "--out", str(tmp_path / "plain")]) == 0
+    model = serialization.load(tmp_path / "ls" / "model.npz")
+    assert model.last_layer.label_smoothing == 0.2
+    assert serialization.load(tmp_path / "plain" / "model.npz").last_layer.label_smoothing == 0.0
+    smoothed, plain = (json.loads((tmp_path / d / "history.json").read_text())["loss"] for d in ("ls", "plain"))
+    # the same seed, weights and first batch: only the loss differs, and the first step already shows it
+    assert np.isfinite(smoothed).all() and smoothed[0] != plain[0]
+
+
 def test_train_clean_epochs_needs_augment_and_is_saved_for_resume(tmp_path, capsys):
     base = ["train", "--model", "mlp", "--hidden", "16", "--dataset", "mnist-sample", "--epochs", "2",
             "--train-size", "200", "--threads", "1", "--quiet", "--clean-epochs", "1"]

@@ -57,6 +57,33 @@ def test_softmax_torch_parity(rng):
     np.testing.assert_allclose(layer.y, torch.softmax(xt, dim=1).detach().numpy(), rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize("eps", [0.05, 0.1, 0.4])
+def test_label_smoothing_matches_torch_and_gradient_checks(eps, rng, grad_errors):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((10, 7)) * 3
+    t = rng.integers(0, 7, size=10)
+    layer = SoftmaxWithLoss(label_smoothing=eps)
+    loss, dx = layer.forward(x, t), layer.backward(1.0)
+    xt = torch.tensor(x, requires_grad=True)
+    lt = torch.nn.functional.cross_entropy(xt, torch.tensor(t), label_smoothing=eps)
+    lt.backward()
+    assert abs(loss - lt.item()) < 1e-10
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=0, atol=1e-10)
+    q = (1 - eps) * np.eye(7)[t] + eps / 7  # the smoothed target, by definition
+    assert loss == pytest.approx(-(q * np.log(functions.softmax(x))).sum() / 10, rel=1e-12)
+    errors = grad_errors(SoftmaxWithLoss(label_smoothing=eps), x, t)
+    assert errors["x"] < 1e-6, errors
+
+
+def test_label_smoothing_config_round_trip_and_bad_values():
+    layer = SoftmaxWithLoss(label_smoothing=0.1)
+    assert layer.get_config() == {"label_smoothing": 0.1} and SoftmaxWithLoss().get_config() == {}
+    assert LAYER_REGISTRY["SoftmaxWithLoss"](**layer.get_config()).label_smoothing == 0.1
+    for bad in (-0.1, 1.0, float("nan")):
+        with pytest.raises(ValueError, match="label_smoothing"):
+            SoftmaxWithLoss(label_smoothing=bad)
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_softmax_rejects_non_finite_scores(bad, rng):
     x = rng.standard_normal((3, 4))

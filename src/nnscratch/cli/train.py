@@ -15,6 +15,7 @@ from ..argtypes import (init_spec, int_list, nonnegative_float, nonnegative_int,
                         probability, thread_count, with_threads)
 from ..callbacks import ProgressBar
 from ..datasets import DATASET_REGISTRY, get_dataset, load_dataset, train_val_split
+from ..layers import SoftmaxWithLoss
 from ..models import MODEL_REGISTRY, get_model
 from ..optimizers import OPTIMIZER_NAMES
 from ..plotting import plot_history
@@ -67,6 +68,9 @@ def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -
     t.add_argument("--augment", action="store_true",
                    help="data augmentation (ch. 8.1.2): random shifts (2 px), rotations (10 deg) and rescaling "
                         "(10 %%) of every training batch, seeded by --seed")
+    t.add_argument("--label-smoothing", type=probability, default=0.0, metavar="EPS",
+                   help="train on smoothed targets (1 - EPS) one-hot + EPS / classes (beyond the book; as "
+                        "torch's CrossEntropyLoss(label_smoothing=EPS)); 0 = the book's cross-entropy")
     t.add_argument("--clean-epochs", type=nonnegative_int, default=0, metavar="N",
                    help="with --augment: train the last N epochs on the undistorted images (0: augment every epoch)")
     t.add_argument("--threads", type=thread_count, default=None, metavar="N",
@@ -116,6 +120,11 @@ def run(args: argparse.Namespace) -> int:
     if args.val_split > 0:
         (x_train, t_train), (x_val, t_val) = train_val_split(x_train, t_train, val_ratio=args.val_split, seed=args.seed)
     model = get_model(args.model).build(args)
+    if args.label_smoothing:
+        if not isinstance(model.last_layer, SoftmaxWithLoss):
+            raise ValueError(f"--label-smoothing needs a softmax cross-entropy output; --model {args.model} ends in "
+                             f"{type(model.last_layer).__name__}")
+        model.last_layer = SoftmaxWithLoss(label_smoothing=args.label_smoothing)
     param = optimizer_param(args, len(x_train))
     checkpoint = RunCheckpoint(out / "checkpoint.npz", run_options(args))
     callbacks: list[Any] = [checkpoint]
@@ -132,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"model: {args.model} ({model.num_params():,} parameters), optimizer: {args.optimizer} lr={param['lr']} "
           f"({args.schedule} schedule), "
+          + (f"label smoothing {args.label_smoothing}, " if args.label_smoothing else "") +
           f"{args.epochs} epochs of batch {args.batch_size}" + (f" over {args.workers} processes" if args.workers > 1 else ""))
     try:
         history = trainer.train(resume_from=args.resume) if args.resume else trainer.train()

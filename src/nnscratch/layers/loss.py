@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import backend, functions
 from ..step import Diverged
+from ..validation import check_number
 from .base import Layer, float_input
 
 
@@ -50,9 +51,20 @@ class SoftmaxWithLoss(LossLayer):
 
     ``t``: integer labels (N,) or one-hot (N, C) (a single sample (C,) works too); ``y`` holds the
     probabilities and ``t`` the label indices. The loss comes from log_softmax, so it is finite.
+
+    ``label_smoothing`` eps (beyond the book; torch.nn.CrossEntropyLoss's ``label_smoothing``): the
+    target becomes q = (1 - eps) one_hot(t) + eps / C, so L = -1/N sum_n sum_c q[n, c] log y[n, c]
+    and dx = (y - q) / N. 0 (the default) is the book's loss, computed exactly as before.
     """
 
     _x_shape: tuple[int, ...] | None = None
+
+    def __init__(self, label_smoothing: float = 0.0) -> None:
+        super().__init__()
+        self.label_smoothing = check_number("label_smoothing", label_smoothing, 0.0, 1.0, hi_open=True)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"label_smoothing": self.label_smoothing} if self.label_smoothing else {}
 
     def forward(self, x: Any, t: Any, train: bool = True) -> float:  # type: ignore[override]
         xp = backend.xp
@@ -66,7 +78,11 @@ class SoftmaxWithLoss(LossLayer):
         n = x.shape[0]
         with np.errstate(over="ignore", invalid="ignore"):  # reported as Diverged just below
             logp = functions.log_softmax(x)
-        loss = _check_loss(self, -float(logp[xp.arange(n), labels].sum()) / n)
+        ce = -float(logp[xp.arange(n), labels].sum()) / n
+        if self.label_smoothing:  # (1 - eps) * the book's loss + eps * the mean over classes of -log y
+            eps = self.label_smoothing
+            ce = (1.0 - eps) * ce - eps * float(logp.sum()) / (n * logp.shape[1])
+        loss = _check_loss(self, ce)
         self.y, self.t, self.loss, self._x_shape = xp.exp(logp), labels, loss, x_shape
         return loss
 
@@ -75,7 +91,11 @@ class SoftmaxWithLoss(LossLayer):
             raise RuntimeError("SoftmaxWithLoss.backward called before SoftmaxWithLoss.forward")
         n = self.y.shape[0]
         dx = self.y.copy()
-        dx[backend.xp.arange(n), self.t] -= 1
+        if self.label_smoothing:  # minus the smoothed target q
+            dx[backend.xp.arange(n), self.t] -= 1.0 - self.label_smoothing
+            dx -= self.label_smoothing / dx.shape[1]
+        else:
+            dx[backend.xp.arange(n), self.t] -= 1
         dx *= dout / n
         return dx.reshape(self._x_shape)
 
