@@ -166,6 +166,29 @@ def test_train_label_smoothing_trains_on_the_smoothed_loss_and_saves_it(tmp_path
     assert np.isfinite(smoothed).all() and smoothed[0] != plain[0]
 
 
+def test_train_augment_strength_options_need_augment_reach_the_augmenter_and_are_saved(tmp_path, capsys,
+                                                                                      monkeypatch):
+    from nnscratch.cli import train as train_cli
+
+    base = ["train", "--model", "mlp", "--hidden", "16", "--dataset", "mnist-sample", "--epochs", "1",
+            "--train-size", "200", "--threads", "1", "--quiet"]
+    strength = ["--augment-shift", "3", "--augment-rotation", "15", "--augment-scale", "0.2",
+                "--elastic-alpha", "34", "--elastic-sigma", "5"]
+    assert main([*base, *strength, "--out", str(tmp_path / "plain")]) == 2
+    err = capsys.readouterr().err
+    assert "--augment-shift" in err and "--elastic-alpha" in err and "--augment too" in err
+    made = []
+    real = train_cli.Augmenter
+    monkeypatch.setattr(train_cli, "Augmenter", lambda **kw: made.append(kw) or real(**kw))
+    assert main([*base, "--augment", *strength, "--out", str(tmp_path / "aug")]) == 0
+    assert made == [{"shift": 3.0, "rotation": 15.0, "scale": 0.2, "elastic_alpha": 34.0, "elastic_sigma": 5.0,
+                     "seed": 1}]
+    _, _, extra = serialization.load_checkpoint(tmp_path / "aug" / "checkpoint.npz")
+    assert '"elastic_alpha": 34.0' in json.dumps(extra)  # --resume continues with the same distortions
+    assert main([*base, "--augment", "--augment-rotation", "120", "--out", str(tmp_path / "bad")]) == 2
+    assert "rotation" in capsys.readouterr().err
+
+
 def test_train_clean_epochs_needs_augment_and_is_saved_for_resume(tmp_path, capsys):
     base = ["train", "--model", "mlp", "--hidden", "16", "--dataset", "mnist-sample", "--epochs", "2",
             "--train-size", "200", "--threads", "1", "--quiet", "--clean-epochs", "1"]

@@ -66,8 +66,20 @@ def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -
     t.add_argument("--out", default="runs/train", help="directory receiving model.npz, history.json, training.png")
     t.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
     t.add_argument("--augment", action="store_true",
-                   help="data augmentation (ch. 8.1.2): random shifts (2 px), rotations (10 deg) and rescaling "
-                        "(10 %%) of every training batch, seeded by --seed")
+                   help="data augmentation (ch. 8.1.2): random shifts, rotations and rescaling (by default "
+                        "2 px, 10 deg, 10 %%; the --augment-* options) and optionally elastic distortion "
+                        "(--elastic-alpha) of every training batch, seeded by --seed")
+    t.add_argument("--augment-shift", type=nonnegative_float, default=2.0, metavar="PX",
+                   help="with --augment: largest shift along each axis, pixels")
+    t.add_argument("--augment-rotation", type=nonnegative_float, default=10.0, metavar="DEG",
+                   help="with --augment: largest rotation either way, degrees (at most 90)")
+    t.add_argument("--augment-scale", type=nonnegative_float, default=0.1, metavar="FRAC",
+                   help="with --augment: rescaling by a factor in [1 - FRAC, 1 + FRAC] (FRAC below 0.9)")
+    t.add_argument("--elastic-alpha", type=nonnegative_float, default=0.0, metavar="PX",
+                   help="with --augment: elastic distortion (Simard et al. 2003), a random displacement field "
+                        "smoothed over --elastic-sigma pixels and scaled by PX (e.g. 34; 0 = off)")
+    t.add_argument("--elastic-sigma", type=positive_float, default=4.0, metavar="PX",
+                   help="with --augment and --elastic-alpha: smoothing of the displacement field, pixels")
     t.add_argument("--label-smoothing", type=probability, default=0.0, metavar="EPS",
                    help="train on smoothed targets (1 - EPS) one-hot + EPS / classes (beyond the book; as "
                         "torch's CrossEntropyLoss(label_smoothing=EPS)); 0 = the book's cross-entropy")
@@ -82,6 +94,11 @@ def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -
                         "result depends on N, and a resumed run's worker dropout masks restart. Not with --batchnorm")
     t.set_defaults(func=run, _parser=t)
     return t
+
+
+#: the command's augmentation options -> Augmenter's arguments
+AUGMENT_OPTIONS = {"augment_shift": "shift", "augment_rotation": "rotation", "augment_scale": "scale",
+                   "elastic_alpha": "elastic_alpha", "elastic_sigma": "elastic_sigma"}
 
 
 def optimizer_param(args: argparse.Namespace, n_train: int) -> dict[str, Any]:
@@ -105,6 +122,11 @@ def run(args: argparse.Namespace) -> int:
     check_model_options(args, given)
     if args.clean_epochs and not args.augment:
         raise ValueError("--clean-epochs N sets how many final epochs skip the augmentation; it needs --augment")
+    if not args.augment and (given & set(AUGMENT_OPTIONS)):
+        flags = ", ".join("--" + d.replace("_", "-") for d in AUGMENT_OPTIONS if d in given)
+        raise ValueError(f"{flags} set how --augment distorts the images; give --augment too")
+    augmenter = Augmenter(**{AUGMENT_OPTIONS[d]: getattr(args, d) for d in AUGMENT_OPTIONS},
+                          seed=args.seed + 1) if args.augment else None
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is an existing file; --out names a directory (it receives model.npz, "
@@ -135,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
         optimizer=args.optimizer, optimizer_param=param, verbose=not args.quiet,
         x_val=x_val, t_val=t_val, seed=args.seed, callbacks=callbacks,
         evaluate_sample_num_per_epoch=args.eval_samples or None, preprocess=args.preprocess,
-        augment=Augmenter(seed=args.seed + 1) if args.augment else None,
+        augment=augmenter,
         augment_epochs=max(args.epochs - args.clean_epochs, 0) if args.clean_epochs else None,  # needs --augment: checked above
         workers=args.workers,
     )
