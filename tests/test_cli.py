@@ -186,7 +186,7 @@ def test_train_augment_strength_options_need_augment_reach_the_augmenter_and_are
     _, _, extra = serialization.load_checkpoint(tmp_path / "aug" / "checkpoint.npz")
     assert '"elastic_alpha": 34.0' in json.dumps(extra)  # --resume continues with the same distortions
     assert main([*base, "--augment", "--augment-rotation", "120", "--out", str(tmp_path / "bad")]) == 2
-    assert "rotation" in capsys.readouterr().err
+    assert "--augment-rotation must be in [0, 90]" in capsys.readouterr().err
 
 
 def test_train_clean_epochs_needs_augment_and_is_saved_for_resume(tmp_path, capsys):

@@ -101,6 +101,18 @@ AUGMENT_OPTIONS = {"augment_shift": "shift", "augment_rotation": "rotation", "au
                    "elastic_alpha": "elastic_alpha", "elastic_sigma": "elastic_sigma"}
 
 
+def make_augmenter(args: argparse.Namespace) -> Augmenter:
+    """The Augmenter of --augment and its strength options; a bad value's error names the option."""
+    try:
+        return Augmenter(**{arg: getattr(args, dest) for dest, arg in AUGMENT_OPTIONS.items()}, seed=args.seed + 1)
+    except ValueError as e:
+        message = str(e)
+        for dest, arg in AUGMENT_OPTIONS.items():
+            if message.startswith(arg + " "):
+                message = "--" + dest.replace("_", "-") + message[len(arg):]
+        raise ValueError(message) from None
+
+
 def optimizer_param(args: argparse.Namespace, n_train: int) -> dict[str, Any]:
     """The optimizer's keyword arguments: the learning rate and its schedule over the whole run."""
     lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
@@ -125,8 +137,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.augment and (given & set(AUGMENT_OPTIONS)):
         flags = ", ".join("--" + d.replace("_", "-") for d in AUGMENT_OPTIONS if d in given)
         raise ValueError(f"{flags} set how --augment distorts the images; give --augment too")
-    augmenter = Augmenter(**{AUGMENT_OPTIONS[d]: getattr(args, d) for d in AUGMENT_OPTIONS},
-                          seed=args.seed + 1) if args.augment else None
+    augmenter = make_augmenter(args) if args.augment else None
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is an existing file; --out names a directory (it receives model.npz, "
