@@ -135,15 +135,11 @@ def main(argv: list[str] | None = None) -> int:
         res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
         runs.append(json.loads(res.stdout.strip().splitlines()[-1]))
         print(json.dumps(runs[-1]))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    md = markdown(runs)
-    for path, text in ((out / f"gemm-ceiling-{args.tag}.json", json.dumps(runs, indent=1)),
-                       (out / f"gemm-ceiling-{args.tag}.md", md)):
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
-    print(md)
+    from run import environment, write_results
+
+    env = environment()
+    env.update(rounds=args.rounds, block=args.block, threads=1)
+    write_results(Path(args.out), f"gemm-ceiling-{args.tag}", env, {"configurations": runs}, markdown(runs))
     return 0
 
 
