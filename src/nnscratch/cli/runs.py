@@ -44,11 +44,16 @@ def given_options(parser: argparse.ArgumentParser, argv: Iterable[str]) -> set[s
     return given
 
 
+def option_flag(dest: str) -> str:
+    """The command-line spelling of an option's ``dest``: ``elastic_alpha`` -> ``--elastic-alpha``."""
+    return "--" + dest.replace("_", "-")
+
+
 def check_model_options(args: argparse.Namespace, given: set[str]) -> None:
     """ValueError for an option given that the chosen model does not use (e.g. --dropout with simplecnn)."""
     for dest, models in MODEL_OPTIONS.items():
         if dest in given and args.model not in models:
-            flag = "--" + dest.replace("_", "-")
+            flag = option_flag(dest)
             raise ValueError(f"{flag} applies to --model {' or '.join(models)} only, not to --model {args.model}; "
                              f"leave it out")
 

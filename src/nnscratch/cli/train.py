@@ -21,8 +21,8 @@ from ..optimizers import OPTIMIZER_NAMES
 from ..plotting import plot_history
 from ..preprocessing import PREPROCESS_CHOICES
 from ..training import Trainer
-from .runs import (RunCheckpoint, check_model_options, given_options, interrupted_message, restore_options,
-                   run_options)
+from .runs import (RunCheckpoint, check_model_options, given_options, interrupted_message, option_flag,
+                   restore_options, run_options)
 
 #: the command's learning rate per optimizer when --lr is not given (SGD: the book's 0.1 for MNIST)
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01, "rmsprop": 0.001, "adam": 0.001,
@@ -109,7 +109,7 @@ def make_augmenter(args: argparse.Namespace) -> Augmenter:
         message = str(e)
         for dest, arg in AUGMENT_OPTIONS.items():
             if message.startswith(arg + " "):
-                message = "--" + dest.replace("_", "-") + message[len(arg):]
+                message = option_flag(dest) + message[len(arg):]
         raise ValueError(message) from None
 
 
@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     if args.clean_epochs and not args.augment:
         raise ValueError("--clean-epochs N sets how many final epochs skip the augmentation; it needs --augment")
     if not args.augment and (given & set(AUGMENT_OPTIONS)):
-        flags = ", ".join("--" + d.replace("_", "-") for d in AUGMENT_OPTIONS if d in given)
+        flags = ", ".join(option_flag(d) for d in AUGMENT_OPTIONS if d in given)
         raise ValueError(f"{flags} set how --augment distorts the images; give --augment too")
     augmenter = make_augmenter(args) if args.augment else None
     out = Path(args.out)
