@@ -14,7 +14,7 @@ help:
 	@echo "make shell        a shell with .venv/bin (nnscratch) on its PATH"
 	@echo "make test         set up .venv and run the whole test suite (no network, a few minutes)"
 	@echo "make test-full    the full-size accuracy runs (MLP, TwoLayerNet, SimpleConvNet, DeepConvNet; ~30 min)"
-	@echo "make bench        speed against PyTorch CPU (as-is and with OPENBLAS_* unset), peak memory, the GEMM-rate floor of a step"
+	@echo "make bench        speed against PyTorch CPU (as-is and with OPENBLAS_* unset), peak memory, the GEMM-rate floor of a step, a Winograd probe"
 	@echo "make experiments  every book experiment at full size, with an HTML report"
 	@echo "make notebooks    run notebooks/ch01-ch08 (quick size; NNSCRATCH_QUICK=0 for full) into build/notebooks/ with HTML"
 	@echo "make pretrained   retrain the shipped networks in src/nnscratch/pretrained/ (PRETRAINED='twolayer mlp' for some; ~1 h)"
@@ -59,6 +59,7 @@ bench: venv
 	$(PY) bench/book_compare.py --tag as-is
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/book_compare.py --tag unset
 	$(PY) bench/gemm_ceiling.py --tag latest
+	$(PY) bench/winograd_probe.py --tag latest
 
 experiments: venv
 	$(NNS) experiment all --out $(OUT)/experiments

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,7 +29,6 @@ import numpy as np
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 NETWORKS = ["SimpleConvNet", "DeepConvNet"]
-OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 def step_multiply_adds(model: Any, input_shape: tuple[int, ...], batch: int) -> int:
@@ -73,15 +70,14 @@ def gemm_gflops(n: int = 2048, seconds: float = 1.5) -> float:
 def child(rounds: int, block: int) -> dict[str, Any]:
     """One configuration, measured in this process at one thread."""
     import torch
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_limits
 
     from book_compare import _ours, _timed, contestant, data
+    from run import openblas_setting
 
     threadpool_limits(1)
     torch.set_num_threads(1)
-    blas = next((i for i in threadpool_info() if i.get("internal_api") == "openblas"), {})
-    out: dict[str, Any] = {"env": {k: os.environ.get(k) for k in OPENBLAS_VARS},
-                           "openblas_kernel": blas.get("architecture"), "gemm_gflops": round(gemm_gflops(), 1)}
+    out: dict[str, Any] = {**openblas_setting(), "gemm_gflops": round(gemm_gflops(), 1)}
     for name in NETWORKS:
         x, t = data(name, 100)
         steps = {who: contestant(who, name, x, t, x[:1])[0] for who in ("nnscratch", "pytorch")}
@@ -102,11 +98,13 @@ def child(rounds: int, block: int) -> dict[str, Any]:
 
 
 def markdown(runs: list[dict[str, Any]]) -> str:
+    from run import setting_label
+
     lines = ["| OpenBLAS settings | kernel | GEMM GFLOP/s (1 thread) | network | step GFLOP | floor at that rate "
              "| nnscratch | PyTorch | floor ÷ PyTorch | nnscratch ÷ PyTorch | nnscratch's GFLOP/s |",
              "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in runs:
-        env = ", ".join(f"{k}={v}" for k, v in r["env"].items() if v) or "unset"
+        env = setting_label(r)
         for name in NETWORKS:
             n = r[name]
             lines.append(f"| {env} | {r['openblas_kernel']} | {r['gemm_gflops']} | {name} | {n['step_gflop']} "
@@ -126,17 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(child(args.rounds, args.block)))
         return 0
-    configs = [dict(os.environ)]
-    if any(os.environ.get(k) for k in OPENBLAS_VARS):
-        configs.append({k: v for k, v in os.environ.items() if k not in OPENBLAS_VARS})
-    runs = []
-    for env in configs:
-        cmd = [sys.executable, __file__, "--child", "--rounds", str(args.rounds), "--block", str(args.block)]
-        res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
-        runs.append(json.loads(res.stdout.strip().splitlines()[-1]))
-        print(json.dumps(runs[-1]))
-    from run import environment, write_results
+    from run import environment, per_openblas_setting, write_results
 
+    runs = per_openblas_setting(__file__, ["--rounds", str(args.rounds), "--block", str(args.block)])
     env = environment()
     env.update(rounds=args.rounds, block=args.block, threads=1)
     write_results(Path(args.out), f"gemm-ceiling-{args.tag}", env, {"configurations": runs}, markdown(runs))

@@ -1,6 +1,6 @@
 """Where a training step's time goes, layer by layer (not a test).
 
-    python bench/profile_layers.py --model deepcnn
+    python bench/profile_layers.py --model deepcnn --threads 1
 """
 from __future__ import annotations
 
@@ -51,16 +51,22 @@ def main() -> None:
     ap.add_argument("--model", choices=("simplecnn", "deepcnn", "mlp"), default="deepcnn")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--batch-size", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="BLAS and kernel threads (threadpoolctl; default: what the environment sets)")
     args = ap.parse_args()
+    from threadpoolctl import threadpool_limits
+
+    from nnscratch.kernels import threads
     from nnscratch.models import DeepConvNet, MultiLayerNet, SimpleConvNet
 
     model = {"simplecnn": SimpleConvNet, "deepcnn": DeepConvNet,
              "mlp": lambda seed: MultiLayerNet(784, [100] * 4, 10, seed=seed)}[args.model](seed=0)
     rng = np.random.default_rng(0)
     x, t = rng.random((args.batch_size, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, args.batch_size)
-    print(f"{'layer.phase':28s} median ms")
-    for k, v in layer_times(model, x, t, args.steps).items():
-        print(f"{k:28s} {v:8.2f}")
+    with threadpool_limits(args.threads):
+        print(f"{'layer.phase':28s} median ms at {threads.workers()} thread(s)")
+        for k, v in layer_times(model, x, t, args.steps).items():
+            print(f"{k:28s} {v:8.2f}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -207,6 +208,39 @@ def markdown(res: dict[str, Any], env: dict[str, Any]) -> str:
         lines.append(f"| {name} | {s['nnscratch']:.2f} | {s['pytorch']:.2f} | {s['ratio']:.2f} | {s.get('book', '–')} | "
                      f"{i['nnscratch']:.0f} | {i['pytorch']:.0f} | {i['ratio']:.2f} |")
     return "\n".join(lines) + "\n"
+
+
+#: the variables that choose OpenBLAS's kernel when it loads; benchmarks also report a run with them unset
+OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def per_openblas_setting(script: str, args: list[str]) -> list[dict[str, Any]]:
+    """``script --child *args`` in a child process as the environment is and, when an OPENBLAS_VARS
+    variable is set, once more with them unset (OpenBLAS picks its kernel when it loads, so each
+    setting needs its own process); the JSON object each child prints last, in that order."""
+    configs = [dict(os.environ)]
+    if any(os.environ.get(k) for k in OPENBLAS_VARS):
+        configs.append({k: v for k, v in os.environ.items() if k not in OPENBLAS_VARS})
+    runs = []
+    for env in configs:
+        res = subprocess.run([sys.executable, script, "--child", *args], env=env, capture_output=True, text=True,
+                             check=True)
+        runs.append(json.loads(res.stdout.strip().splitlines()[-1]))
+        print(json.dumps(runs[-1]), flush=True)
+    return runs
+
+
+def openblas_setting() -> dict[str, Any]:
+    """This process's OpenBLAS setting, for a child of :func:`per_openblas_setting` to report."""
+    from threadpoolctl import threadpool_info
+
+    blas = next((i for i in threadpool_info() if i.get("internal_api") == "openblas"), {})
+    return {"env": {k: os.environ.get(k) for k in OPENBLAS_VARS}, "openblas_kernel": blas.get("architecture")}
+
+
+def setting_label(run: dict[str, Any]) -> str:
+    """'OPENBLAS_CORETYPE=Haswell, ...' or 'unset', for a table row of an :func:`openblas_setting` result."""
+    return ", ".join(f"{k}={v}" for k, v in run["env"].items() if v) or "unset"
 
 
 def write_results(out: Path, stem: str, env: dict[str, Any], results: dict[str, Any], md: str) -> None:
