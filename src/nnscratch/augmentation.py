@@ -21,7 +21,7 @@ from typing import Any
 from . import backend
 from .validation import check_number
 
-__all__ = ["Augmenter", "affine_grid", "bilinear_sample", "gaussian_smooth"]
+__all__ = ["STRENGTH_LIMITS", "Augmenter", "affine_grid", "bilinear_sample", "gaussian_smooth"]
 
 
 def affine_grid(h: int, w: int, angle: Any, scale: Any, shift_y: Any, shift_x: Any) -> tuple[Any, Any]:
@@ -77,6 +77,12 @@ def gaussian_smooth(field: Any, sigma: float) -> Any:
     return field
 
 
+#: the closed interval each of Augmenter's strengths must lie in (the CLI checks its options against the same)
+STRENGTH_LIMITS: dict[str, tuple[float, float]] = {"shift": (0.0, math.inf), "rotation": (0.0, 90.0),
+                                                   "scale": (0.0, 0.9), "elastic_alpha": (0.0, math.inf),
+                                                   "elastic_sigma": (0.1, math.inf)}
+
+
 class Augmenter:
     """Random shifts, small rotations and rescalings (and optionally elastic distortion) per image.
 
@@ -89,11 +95,11 @@ class Augmenter:
 
     def __init__(self, shift: float = 2.0, rotation: float = 10.0, scale: float = 0.1,
                  elastic_alpha: float = 0.0, elastic_sigma: float = 4.0, seed: Any = None) -> None:
-        self.shift = check_number("shift", shift, 0.0)
-        self.rotation = check_number("rotation", rotation, 0.0, 90.0)
-        self.scale = check_number("scale", scale, 0.0, 0.9)
-        self.elastic_alpha = check_number("elastic_alpha", elastic_alpha, 0.0)
-        self.elastic_sigma = check_number("elastic_sigma", elastic_sigma, 0.1)
+        self.shift = check_number("shift", shift, *STRENGTH_LIMITS["shift"])
+        self.rotation = check_number("rotation", rotation, *STRENGTH_LIMITS["rotation"])
+        self.scale = check_number("scale", scale, *STRENGTH_LIMITS["scale"])
+        self.elastic_alpha = check_number("elastic_alpha", elastic_alpha, *STRENGTH_LIMITS["elastic_alpha"])
+        self.elastic_sigma = check_number("elastic_sigma", elastic_sigma, *STRENGTH_LIMITS["elastic_sigma"])
         self.rng = backend.rng(seed)
 
     def __call__(self, x: Any) -> Any:

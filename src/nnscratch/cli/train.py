@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import serialization
-from ..augmentation import Augmenter
+from ..augmentation import STRENGTH_LIMITS, Augmenter
 from ..argtypes import (init_spec, int_list, nonnegative_float, nonnegative_int, positive_float, positive_int,
                         probability, thread_count, with_threads)
 from ..callbacks import ProgressBar
@@ -21,6 +21,7 @@ from ..optimizers import OPTIMIZER_NAMES
 from ..plotting import plot_history
 from ..preprocessing import PREPROCESS_CHOICES
 from ..training import Trainer
+from ..validation import check_number
 from .runs import (RunCheckpoint, check_model_options, given_options, interrupted_message, option_flag,
                    restore_options, run_options)
 
@@ -103,14 +104,9 @@ AUGMENT_OPTIONS = {"augment_shift": "shift", "augment_rotation": "rotation", "au
 
 def make_augmenter(args: argparse.Namespace) -> Augmenter:
     """The Augmenter of --augment and its strength options; a bad value's error names the option."""
-    try:
-        return Augmenter(**{arg: getattr(args, dest) for dest, arg in AUGMENT_OPTIONS.items()}, seed=args.seed + 1)
-    except ValueError as e:
-        message = str(e)
-        for dest, arg in AUGMENT_OPTIONS.items():
-            if message.startswith(arg + " "):
-                message = option_flag(dest) + message[len(arg):]
-        raise ValueError(message) from None
+    strengths = {arg: check_number(option_flag(dest), getattr(args, dest), *STRENGTH_LIMITS[arg])
+                 for dest, arg in AUGMENT_OPTIONS.items()}
+    return Augmenter(**strengths, seed=args.seed + 1)
 
 
 def optimizer_param(args: argparse.Namespace, n_train: int) -> dict[str, Any]:
