@@ -4,7 +4,8 @@ For TwoLayerNet, SimpleConvNet and DeepConvNet, at each --threads count (BLAS th
 threadpoolctl, torch.set_num_threads): the median wall time of a training step (forward,
 backward, Adam; batch 100) and of inference over 10 000 images (batches of 1000), the
 contestants alternating round by round in one process (each round: one untimed step, then
---block timed steps, so nobody pays for the previous contestant's idle thread pool). nnscratch
+--block timed steps, so nobody pays for the previous contestant's idle thread pool; the order is
+shuffled every round, seeded, so no contestant always runs right after the same one, unless --order fixed). nnscratch
 and PyTorch run in float32 with the same initial weights; the book's code (imported from
 ../shared/book-code when present, skipped otherwise) runs as written, in float64. Then the
 peak memory of each (network, contestant): one child process each, the growth of the peak
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -40,6 +42,8 @@ BOOK = HERE.parent.parent / "shared" / "book-code"
 NETWORKS = ["TwoLayerNet", "SimpleConvNet", "DeepConvNet"]
 #: at more than 1 thread, also time nnscratch's step split over that many processes (--no-processes: not)
 PROCESSES = True
+#: shuffle the contestants' order every round (--order shuffle), else keep it fixed
+SHUFFLE = True
 
 
 def book_available() -> bool:
@@ -155,7 +159,7 @@ def bench_network(name: str, who: list[str], rounds: int, block: int, infer_roun
                   infer_n: int, threads: int) -> dict[str, Any]:
     x, t = data(name, 100)
     xi, _ = data(name, infer_n, seed=1)
-    if threads > 1 and PROCESSES:  # right after nnscratch: before PyTorch's OpenMP threads or OpenBLAS's spin on a core
+    if threads > 1 and PROCESSES:  # right after nnscratch in the first round
         who = who[:1] + ["nnscratch-processes"] + who[1:]
     fns = {w: contestant(w, name, x, t, xi, threads) for w in who}
     for step, _ in fns.values():
@@ -165,7 +169,10 @@ def bench_network(name: str, who: list[str], rounds: int, block: int, infer_roun
     steps: dict[str, list[tuple[float, float]]] = defaultdict(list)
     loads, ticks = [os.getloadavg()[0]], [cpu_ticks()]
     for r in range(rounds):
-        for w, (step, _) in fns.items():
+        order = list(fns.items())
+        if SHUFFLE:  # who follows whom changes from round to round (see --order); seeded, so runs repeat it
+            random.Random(r).shuffle(order)
+        for w, (step, _) in order:
             if w == "book" and r % 2 and name == "DeepConvNet":
                 continue  # the book's DeepConvNet step is ~1 s: every other round is enough
             step()
@@ -261,7 +268,8 @@ def markdown(results: dict[str, Any], env: dict[str, Any]) -> str:
         f"{'on' if env.get('cblas') else 'off'}; OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, "
         f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}; load average {env['load_average_start']:.1f} at the start, "
         f"{env['load_average_end']:.1f} at the end (a shared machine). nnscratch and PyTorch float32, the book's "
-        f"code float64 as written; medians; ratios nnscratch ÷ PyTorch (lower is better), book ÷ nnscratch (higher); "
+        f"code float64 as written; {env.get('rounds', '?')} rounds, contestants' order "
+        f"{'shuffled every round' if env.get('order') == 'shuffle' else 'the same every round'}; medians; ratios nnscratch ÷ PyTorch (lower is better), book ÷ nnscratch (higher); "
         f"at 1 thread also the calling thread's CPU time, which other processes disturb least. Stolen: the share "
         f"of the machine's CPU time the hypervisor gave to other guests during the steps / the inference "
         f"(/proc/stat), which no thread count can use.",
@@ -322,11 +330,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--no-processes", action="store_true",
                     help="at more than 1 thread, do not also time the step split over processes (DataParallel)")
+    ap.add_argument("--order", choices=("shuffle", "fixed"), default="shuffle",
+                    help="shuffle: a new (seeded) order every round, so no contestant always runs right after the "
+                         "same one (a step can run slower right after another library's multi-threaded BLAS work); "
+                         "fixed: the same order every round")
     ap.add_argument("--tag", default="as-is")
     ap.add_argument("--out", default=str(HERE / "results"))
     args = ap.parse_args(argv)
-    global PROCESSES
-    PROCESSES = not args.no_processes
+    global PROCESSES, SHUFFLE
+    PROCESSES, SHUFFLE = not args.no_processes, args.order == "shuffle"
     import torch
     from threadpoolctl import threadpool_limits
 
@@ -338,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         _book_classes()
     env = environment()
     env.update(load_average_start=os.getloadavg()[0], cblas=blas.USE_CBLAS, contestants=who,
-               rounds=args.rounds, block=args.block)
+               rounds=args.rounds, block=args.block, order=args.order)
     env.pop("threads", None)
     results: dict[str, Any] = {}
     for threads in args.threads:
