@@ -95,9 +95,11 @@ def test_rerun_resumes_and_refuses_other_settings(two_workers: tuple[Path, int],
 
 def test_killed_worker_leaves_a_resumable_study(tmp_path: Path) -> None:
     pytest.importorskip("optuna")
-    # 60 epochs of ~20 ms: the worker is killed only while a trial has reported at most 20 of them, so the
-    # trial cannot finish between the look at the database and the kill (it did at 25 epochs, any seen)
-    args = ["tune", *FAST[:4], "--epochs", "60", *FAST[6:], "--trials", "3", "--no-prune", "--out", str(tmp_path)]
+    # the worker is killed only while a trial has reported at most half its epochs (~3.5 ms each), so the trial
+    # cannot finish between the look at the database and the kill (with 25 epochs and any seen, one did)
+    epochs = 150
+    args = ["tune", *FAST[:4], "--epochs", str(epochs), *FAST[6:], "--trials", "3", "--no-prune", "--out",
+            str(tmp_path)]
     proc = subprocess.Popen([sys.executable, "-m", "nnscratch", *args], env=_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     victim = None
@@ -107,7 +109,7 @@ def test_killed_worker_leaves_a_resumable_study(tmp_path: Path) -> None:
             time.sleep(0.05)
             try:
                 running = [t for t in _study(tmp_path).get_trials(deepcopy=False)
-                           if t.state.name == "RUNNING" and 0 < len(t.intermediate_values) <= 20]
+                           if t.state.name == "RUNNING" and 0 < len(t.intermediate_values) <= epochs // 2]
             except Exception:  # noqa: BLE001 - the database or study is not created yet
                 continue
             victim = running[0].number if running else None
