@@ -5,8 +5,8 @@ threadpoolctl, torch.set_num_threads): the median wall time of a training step (
 backward, Adam; batch 100) and of inference over 10 000 images (batches of 1000), the
 contestants alternating round by round in one process (each round: one untimed step, then
 --block timed steps, so nobody pays for the previous contestant's idle thread pool; the order is
-shuffled every round, seeded, so no contestant always runs right after the same one, unless --order fixed). nnscratch
-and PyTorch run in float32 with the same initial weights; the book's code (imported from
+shuffled every round, seeded, so no contestant always runs right after the same one, unless
+--order fixed). nnscratch and PyTorch run in float32 with the same initial weights; the book's code (imported from
 ../shared/book-code when present, skipped otherwise) runs as written, in float64. Then the
 peak memory of each (network, contestant): one child process each, the growth of the peak
 resident set over the process's baseline after building the network and the batch, over a few
