@@ -6,14 +6,15 @@ backward, Adam; batch 100) and of inference over 10 000 images (batches of 1000)
 contestants alternating round by round in one process (each round: one untimed step, then
 --block timed steps, so nobody pays for the previous contestant's idle thread pool; the order is
 shuffled every round, seeded, so no contestant always runs right after the same one, unless
---order fixed). nnscratch and PyTorch run in float32 with the same initial weights; the book's code (imported from
-../shared/book-code when present, skipped otherwise) runs as written, in float64. Then the
+--order fixed). nnscratch and PyTorch run in float32 with the same initial weights; the book's
+code (imported from ../shared/book-code when present, skipped otherwise) runs as written, in
+float64. Then the
 peak memory of each (network, contestant): one child process each, the growth of the peak
 resident set over the process's baseline after building the network and the batch, over a few
 training steps and one inference pass. Load averages are recorded: the machine may be shared.
 At more than one thread, a fourth contestant (unless --no-processes) is nnscratch's step split
-over that many processes (nnscratch.data_parallel.DataParallel, one BLAS thread each), timed right
-after nnscratch's own, and its inference over the processes (DataParallel.predict).
+over that many processes (nnscratch.data_parallel.DataParallel, one BLAS thread each), placed
+right after nnscratch's own in the first round, and its inference over the processes (DataParallel.predict).
 
 Writes bench/results/book-compare-<tag>.json and .md.
 
