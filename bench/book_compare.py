@@ -13,8 +13,8 @@ peak memory of each (network, contestant): one child process each, the growth of
 resident set over the process's baseline after building the network and the batch, over a few
 training steps and one inference pass. Load averages are recorded: the machine may be shared.
 At more than one thread, a fourth contestant (unless --no-processes) is nnscratch's step split
-over that many processes (nnscratch.data_parallel.DataParallel, one BLAS thread each), placed
-right after nnscratch's own in the first round, and its inference over the processes (DataParallel.predict).
+over that many processes (nnscratch.data_parallel.DataParallel, one BLAS thread each), timed
+right after nnscratch's own under --order fixed, and its inference over the processes (DataParallel.predict).
 
 Writes bench/results/book-compare-<tag>.json and .md.
 
@@ -160,7 +160,7 @@ def bench_network(name: str, who: list[str], rounds: int, block: int, infer_roun
                   infer_n: int, threads: int) -> dict[str, Any]:
     x, t = data(name, 100)
     xi, _ = data(name, infer_n, seed=1)
-    if threads > 1 and PROCESSES:  # right after nnscratch in the first round
+    if threads > 1 and PROCESSES:  # right after nnscratch (under --order fixed)
         who = who[:1] + ["nnscratch-processes"] + who[1:]
     fns = {w: contestant(w, name, x, t, xi, threads) for w in who}
     for step, _ in fns.values():
