@@ -373,3 +373,27 @@ def test_inference_forward_matches_and_keeps_nothing_batch_sized(rng, monkeypatc
     np.testing.assert_array_equal(p, kernels.pool2d_forward(y, 2, 2)[0])
     with pytest.raises(ValueError, match="keep=True"):
         kernels.pool2d_backward(np.zeros(p.shape), psaved)
+
+
+def test_pinned_kernel_note_only_when_coretype_holds_an_avx512_cpu_to_a_narrower_kernel():
+    pinned, avx512 = {"OPENBLAS_CORETYPE": "Haswell"}, {"sse2", "avx2", "avx512f"}
+    note = threads.pinned_kernel_note(pinned, "Haswell", avx512)
+    assert note is not None and "OPENBLAS_CORETYPE=Haswell" in note and "Haswell kernel" in note
+    assert threads.pinned_kernel_note({}, "Haswell", avx512) is None  # the variable unset
+    assert threads.pinned_kernel_note(pinned, "SkylakeX", avx512) is None  # an AVX-512 kernel
+    assert threads.pinned_kernel_note(pinned, "Haswell", {"sse2", "avx2"}) is None  # a CPU without AVX-512
+    assert threads.pinned_kernel_note(pinned, "", avx512) is None  # no OpenBLAS loaded
+
+
+def test_train_prints_the_pinned_kernel_note_unless_quiet(tmp_path, capsys, monkeypatch):
+    from nnscratch.cli import main
+    from nnscratch.cli import train as train_cli
+
+    monkeypatch.setattr(train_cli, "pinned_kernel_note", lambda: threads.pinned_kernel_note(
+        {"OPENBLAS_CORETYPE": "Haswell"}, "Haswell", {"avx512f"}))
+    base = ["train", "--model", "mlp", "--hidden", "16", "--dataset", "mnist-sample", "--epochs", "1",
+            "--train-size", "100", "--threads", "1"]
+    assert main([*base, "--out", str(tmp_path / "a")]) == 0
+    assert "note: OPENBLAS_CORETYPE=Haswell" in capsys.readouterr().err
+    assert main([*base, "--quiet", "--out", str(tmp_path / "b")]) == 0
+    assert "OPENBLAS_CORETYPE" not in capsys.readouterr().err

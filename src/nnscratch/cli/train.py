@@ -15,6 +15,7 @@ from ..argtypes import (init_spec, int_list, nonnegative_float, nonnegative_int,
                         probability, thread_count, with_threads)
 from ..callbacks import ProgressBar
 from ..datasets import DATASET_REGISTRY, get_dataset, load_dataset, train_val_split
+from ..kernels.threads import pinned_kernel_note
 from ..layers import SoftmaxWithLoss
 from ..models import MODEL_REGISTRY, get_model
 from ..optimizers import OPTIMIZER_NAMES
@@ -172,6 +173,8 @@ def run(args: argparse.Namespace) -> int:
           f"({args.schedule} schedule), "
           + (f"label smoothing {args.label_smoothing}, " if args.label_smoothing else "") +
           f"{args.epochs} epochs of batch {args.batch_size}" + (f" over {args.workers} processes" if args.workers > 1 else ""))
+    if not args.quiet and (note := pinned_kernel_note()):
+        print(note, file=sys.stderr)
     try:
         history = trainer.train(resume_from=args.resume) if args.resume else trainer.train()
     except KeyboardInterrupt:
