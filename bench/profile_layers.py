@@ -47,11 +47,13 @@ def layer_times(model: Any, x: Any, t: Any, steps: int, warmup: int = 5) -> dict
 
 
 def main() -> None:
+    from nnscratch.argtypes import thread_count
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", choices=("simplecnn", "deepcnn", "mlp"), default="deepcnn")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--batch-size", type=int, default=100)
-    ap.add_argument("--threads", type=int, default=None,
+    ap.add_argument("--threads", type=thread_count, default=None,
                     help="BLAS and kernel threads (threadpoolctl; default: what the environment sets)")
     args = ap.parse_args()
     from threadpoolctl import threadpool_limits

@@ -151,8 +151,10 @@ def markdown(runs: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from nnscratch.argtypes import positive_int
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--reps", type=int, default=30, help="timed forwards of each kind per layer (alternating)")
+    p.add_argument("--reps", type=positive_int, default=30, help="timed forwards of each kind per layer (alternating)")
     p.add_argument("--tag", default="latest")
     p.add_argument("--out", default=str(HERE / "results"))
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
