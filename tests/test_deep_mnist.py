@@ -39,8 +39,6 @@ def test_full_deep_conv_net_reaches_99_5_percent_in_20_epochs(tmp_path):
 
 @pytest.mark.slow
 def test_full_deep_conv_net_with_augmentation_reaches_99_6_percent_in_20_epochs(tmp_path):
-    # lr 0.002: at or above 99.6 % at 4 of seeds 0-4 on a 2-core Zen 5, against 1 of seeds 0-3 at Adam's
-    # default 0.001 (the README's accuracy table); the mean gain is within the spread between seeds
-    h = _train(tmp_path, "--epochs", "20", "--eval-samples", "0", "--augment", "--lr", "0.002")
-    _report("DeepConvNet, Adam lr 0.002, cosine, augmentation (shift 2 px, rotation 10 deg, scale 10 %)", h)
+    h = _train(tmp_path, "--epochs", "20", "--eval-samples", "0", "--augment")
+    _report("DeepConvNet, Adam, cosine, augmentation (shift 2 px, rotation 10 deg, scale 10 %)", h)
     assert h["test_acc"][-1] >= 0.996
