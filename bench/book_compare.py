@@ -3,8 +3,9 @@
 For TwoLayerNet, SimpleConvNet and DeepConvNet, at each --threads count (BLAS through
 threadpoolctl, torch.set_num_threads): the median wall time of a training step (forward,
 backward, Adam; batch 100) and of inference over 10 000 images (batches of 1000), the
-contestants alternating round by round in one process (each round: one untimed step, then
---block timed steps, so nobody pays for the previous contestant's idle thread pool; the order is
+contestants alternating round by round in one process (each round: --settle seconds of untimed
+steps, at least one, then --block timed steps, so nobody pays for the previous contestant's idle
+thread pool; the order is
 shuffled every round, seeded, so no contestant always runs right after the same one, unless
 --order fixed). nnscratch and PyTorch run in float32 with the same initial weights; the book's
 code (imported from ../shared/book-code when present, skipped otherwise) runs as written, in
@@ -45,6 +46,11 @@ NETWORKS = ["TwoLayerNet", "SimpleConvNet", "DeepConvNet"]
 PROCESSES = True
 #: shuffle the contestants' order every round (--order shuffle), else keep it fixed
 SHUFFLE = True
+#: seconds of untimed steps each contestant runs before its timed block (--settle; at least one step).
+#: A book step leaves NumPy's OpenBLAS helper thread spinning for ~0.1 s and then, for 60-90 ms more,
+#: Linux keeping our kernel worker on the caller's CPU (docs/KERNELS.md "Threads"); one untimed step
+#: (5-8 ms for SimpleConvNet) did not outlast that
+SETTLE_S = 0.25
 
 
 def book_available() -> bool:
@@ -156,6 +162,14 @@ def _timed(fn: Callable[[], None], reps: int) -> list[tuple[float, float]]:
     return out
 
 
+def _settle(step: Callable[[], None]) -> None:
+    """Untimed steps for SETTLE_S seconds (at least one): the previous contestant's threads quiet down."""
+    end = time.perf_counter() + SETTLE_S
+    step()
+    while time.perf_counter() < end:
+        step()
+
+
 def bench_network(name: str, who: list[str], rounds: int, block: int, infer_rounds: int,
                   infer_n: int, threads: int) -> dict[str, Any]:
     x, t = data(name, 100)
@@ -176,7 +190,7 @@ def bench_network(name: str, who: list[str], rounds: int, block: int, infer_roun
         for w, (step, _) in order:
             if w == "book" and r % 2 and name == "DeepConvNet":
                 continue  # the book's DeepConvNet step is ~1 s: every other round is enough
-            step()
+            _settle(step)
             steps[w] += _timed(step, block if w != "book" or name == "TwoLayerNet" else 1)
     loads.append(os.getloadavg()[0])
     ticks.append(cpu_ticks())
@@ -263,6 +277,7 @@ def stolen(r: dict[str, Any]) -> str:
 
 def markdown(results: dict[str, Any], env: dict[str, Any]) -> str:
     blas = env["blas"][0] if isinstance(env.get("blas"), list) and env["blas"] else {}
+    settle = f", {env['settle_s']} s of untimed steps before each timed block" if "settle_s" in env else ""
     lines = [
         f"Machine: {env['processor']}, {env['cores']} cores; numpy {env['numpy']} (BLAS {blas.get('internal_api')} "
         f"{blas.get('version')}, kernel {blas.get('architecture')}), torch {env['torch']}, cblas accumulate "
@@ -270,7 +285,7 @@ def markdown(results: dict[str, Any], env: dict[str, Any]) -> str:
         f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}; load average {env['load_average_start']:.1f} at the start, "
         f"{env['load_average_end']:.1f} at the end (a shared machine). nnscratch and PyTorch float32, the book's "
         f"code float64 as written; {env.get('rounds', '?')} rounds, contestants' order "
-        f"{'shuffled every round' if env.get('order') == 'shuffle' else 'the same every round'}; medians; ratios nnscratch ÷ PyTorch (lower is better), book ÷ nnscratch (higher); "
+        f"{'shuffled every round' if env.get('order') == 'shuffle' else 'the same every round'}{settle}; medians; ratios nnscratch ÷ PyTorch (lower is better), book ÷ nnscratch (higher); "
         f"at 1 thread also the calling thread's CPU time, which other processes disturb least. Stolen: the share "
         f"of the machine's CPU time the hypervisor gave to other guests during the steps / the inference "
         f"(/proc/stat), which no thread count can use.",
@@ -315,16 +330,22 @@ def markdown(results: dict[str, Any], env: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global PROCESSES, SHUFFLE, SETTLE_S
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--memory-child"]:
         who, name, threads, infer_n = argv[1:5]
         print(json.dumps(memory_child(who, name, int(threads), int(infer_n))))
         return 0
+    from nnscratch.argtypes import nonnegative_float
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--only", nargs="*", default=NETWORKS, choices=NETWORKS)
-    ap.add_argument("--rounds", type=int, default=8, help="alternation rounds (each: 1 untimed + --block timed steps)")
+    ap.add_argument("--rounds", type=int, default=8, help="alternation rounds (each: --settle s of untimed steps + --block timed steps)")
     ap.add_argument("--block", type=int, default=5)
+    ap.add_argument("--settle", type=nonnegative_float, default=SETTLE_S, metavar="S",
+                    help="seconds of untimed steps each contestant runs before its timed block, at least one step "
+                         "(another library's threads can slow the next ~0.2 s)")
     ap.add_argument("--inference-rounds", type=int, default=3)
     ap.add_argument("--inference-images", type=int, default=10000)
     ap.add_argument("--no-book", action="store_true")
@@ -338,8 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tag", default="as-is")
     ap.add_argument("--out", default=str(HERE / "results"))
     args = ap.parse_args(argv)
-    global PROCESSES, SHUFFLE
-    PROCESSES, SHUFFLE = not args.no_processes, args.order == "shuffle"
+    PROCESSES, SHUFFLE, SETTLE_S = not args.no_processes, args.order == "shuffle", args.settle
     import torch
     from threadpoolctl import threadpool_limits
 
@@ -351,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         _book_classes()
     env = environment()
     env.update(load_average_start=os.getloadavg()[0], cblas=blas.USE_CBLAS, contestants=who,
-               rounds=args.rounds, block=args.block, order=args.order)
+               rounds=args.rounds, block=args.block, order=args.order, settle_s=SETTLE_S)
     env.pop("threads", None)
     results: dict[str, Any] = {}
     for threads in args.threads:
