@@ -430,7 +430,7 @@ def _one_line_error(code, err, *words):
     (["train", "--train-size", "-1"], ["--train-size", "expected a positive integer, got '-1'"]),
     (["train", "--init", "gaussian"], ["--init", "expected a std like 0.01 or one of auto, xavier"]),
     (["predict", "--top", "0", "x.png"], ["--top", "expected a positive integer, got '0'"]),
-    (["train", "--model", "simplecnn", "--dropout", "0.5"], ["--dropout applies to --model mlp only"]),
+    (["train", "--model", "simplecnn", "--dropout", "0.5"], ["--dropout applies to --model mlp or deepcnn only"]),
     (["train", "--model", "deepcnn", "--hidden", "10"], ["--hidden applies to --model mlp or twolayer only"]),
     (["train", "--model", "twolayer", "--batchnorm"], ["--batchnorm applies to --model mlp only"]),
 ])
@@ -700,7 +700,7 @@ def _cli_cases():
     for model in ("twolayer", "simplecnn", "deepcnn"):
         for opt, value in (("--weight-decay", "0.1"), ("--dropout", "0.2"), ("--batchnorm", None),
                            ("--activation", "tanh"), ("--hidden", "10")):
-            if opt == "--hidden" and model == "twolayer":
+            if (opt, model) in (("--hidden", "twolayer"), ("--dropout", "deepcnn")):  # the models use them
                 continue
             cases.append((["train", "--model", model, opt] + ([value] if value else []), opt))
     cases += [(["train", "--init", text], "--init") for text in ("gaussian", "0", "-0.01", "nan", "inf", "")]

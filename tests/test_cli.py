@@ -197,3 +197,42 @@ def test_train_clean_epochs_needs_augment_and_is_saved_for_resume(tmp_path, caps
     assert main([*base, "--augment", "--out", str(tmp_path / "aug")]) == 0
     _, _, extra = serialization.load_checkpoint(tmp_path / "aug" / "checkpoint.npz")
     assert "clean_epochs" in json.dumps(extra)
+
+
+def _dropout_ratios(model_file):
+    return [layer.dropout_ratio for layer in serialization.load(model_file).layers.values()
+            if type(layer).__name__ == "Dropout"]
+
+
+def test_train_dropout_sets_deep_conv_nets_ratio_and_a_resumed_run_keeps_the_trained_one(tmp_path, capsys):
+    base = ["train", "--model", "deepcnn", "--dataset", "mnist-sample", "--train-size", "100", "--threads", "1",
+            "--quiet"]
+    assert main([*base, "--epochs", "1", "--out", str(tmp_path / "book")]) == 0
+    assert main([*base, "--epochs", "1", "--dropout", "0.25", "--out", str(tmp_path / "quarter")]) == 0
+    assert _dropout_ratios(tmp_path / "book" / "model.npz") == [0.5, 0.5]  # the book's ratio by default
+    assert _dropout_ratios(tmp_path / "quarter" / "model.npz") == [0.25, 0.25]
+    # a checkpoint from before --dropout applied to deepcnn recorded the option's old default, 0.0,
+    # for a run that trained with 0.5: resuming it keeps the ratio its layers have
+    ckpt = tmp_path / "book" / "checkpoint.npz"
+    model, optimizer, extra = serialization.load_checkpoint(ckpt)
+    extra["run_options"]["dropout"] = 0.0
+    serialization.save(model, ckpt, optimizer, extra=extra)
+    assert main(["train", "--resume", str(ckpt), "--epochs", "2", "--quiet", "--out", str(tmp_path / "book")]) == 0
+    assert _dropout_ratios(tmp_path / "book" / "model.npz") == [0.5, 0.5]
+    ckpt = tmp_path / "quarter" / "checkpoint.npz"
+    assert main(["train", "--resume", str(ckpt), "--epochs", "2", "--quiet", "--out", str(tmp_path / "quarter")]) == 0
+    assert _dropout_ratios(tmp_path / "quarter" / "model.npz") == [0.25, 0.25]
+    capsys.readouterr()
+    # another ratio given again makes another network: refused, not trained on a mismatch
+    assert main(["train", "--resume", str(ckpt), "--epochs", "3", "--dropout", "0", "--quiet",
+                 "--out", str(tmp_path / "quarter")]) == 2
+    assert "architecture differs" in capsys.readouterr().err
+
+
+def test_train_dropout_zero_leaves_the_mlp_without_dropout(tmp_path, capsys):
+    base = ["train", "--model", "mlp", "--hidden", "16", "--dataset", "mnist-sample", "--epochs", "1",
+            "--train-size", "100", "--threads", "1", "--quiet"]
+    assert main([*base, "--dropout", "0", "--out", str(tmp_path / "off")]) == 0
+    assert main([*base, "--dropout", "0.3", "--out", str(tmp_path / "on")]) == 0
+    assert _dropout_ratios(tmp_path / "off" / "model.npz") == []
+    assert _dropout_ratios(tmp_path / "on" / "model.npz") == [0.3]

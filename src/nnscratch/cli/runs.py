@@ -19,7 +19,7 @@ from ..callbacks import Checkpoint, latest_checkpoint
 MODEL_OPTIONS: dict[str, tuple[str, ...]] = {
     "hidden": ("mlp", "twolayer"),
     "weight_decay": ("mlp",),
-    "dropout": ("mlp",),
+    "dropout": ("mlp", "deepcnn"),
     "batchnorm": ("mlp",),
     "activation": ("mlp",),
 }
@@ -77,7 +77,8 @@ def restore_options(args: argparse.Namespace, given: set[str]) -> str:
     """Fill ``args`` from the checkpoint named by ``args.resume`` (options given again win); returns the
     line that says what is continued."""
     path = resolve_checkpoint(args.resume)
-    extra = serialization.read_header(path).get("extra")
+    header = serialization.read_header(path)
+    extra = header.get("extra")
     if not isinstance(extra, dict) or "epoch" not in extra:
         raise ValueError(f"--resume {path}: a saved model, not a training checkpoint (train writes checkpoint.npz)")
     saved = extra.get("run_options")
@@ -93,6 +94,8 @@ def restore_options(args: argparse.Namespace, given: set[str]) -> str:
                 changed.append(f"--{key.replace('_', '-')} {getattr(args, key)} (was {value})")
             continue
         setattr(args, key, value)
+    if args.model == "deepcnn" and "dropout" not in given:
+        args.dropout = saved_dropout_ratio(header)
     args.resume = str(path)
     done = int(extra["epoch"])
     line = (f"resuming {path}: {args.model} on {args.dataset}, epoch {done} of {args.epochs} done, "
@@ -103,6 +106,17 @@ def restore_options(args: argparse.Namespace, given: set[str]) -> str:
         raise ValueError(f"--resume {path}: all {args.epochs} epochs of this run are done; give --epochs N "
                          f"with N > {done} to train further")
     return line
+
+
+def saved_dropout_ratio(header: dict[str, Any]) -> float | None:
+    """The ratio of the first Dropout layer in a model file's architecture (None if it has none).
+
+    What a resumed deepcnn run takes: checkpoints from before --dropout applied to deepcnn saved the
+    option's old default, 0.0, for runs that trained with the book's 0.5."""
+    for layer in header.get("architecture", {}).get("layers", []):
+        if layer.get("class") == "Dropout":
+            return float(layer["config"]["dropout_ratio"])
+    return None
 
 
 class RunCheckpoint(Checkpoint):
@@ -130,4 +144,4 @@ def interrupted_message(checkpoint: Checkpoint, trainer: Any, out: Path) -> str:
 
 
 __all__ = ["MODEL_OPTIONS", "RunCheckpoint", "check_model_options", "given_options", "interrupted_message",
-           "restore_options", "resolve_checkpoint", "run_options"]
+           "restore_options", "resolve_checkpoint", "run_options", "saved_dropout_ratio"]

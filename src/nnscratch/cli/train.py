@@ -50,7 +50,9 @@ def add_parser(subparsers: Any, formatter_class: type[argparse.HelpFormatter]) -
     t.add_argument("--schedule", choices=("cosine", "step", "none"), default="cosine",
                    help="learning-rate schedule over the run: cosine decay to 0, step (x0.1 every third), or constant")
     t.add_argument("--weight-decay", type=nonnegative_float, default=0.0, help="L2 weight decay lambda (ch. 6.4.1), mlp only")
-    t.add_argument("--dropout", type=probability, default=0.0, help="dropout ratio after each hidden layer (0 = off), mlp only")
+    t.add_argument("--dropout", type=probability, default=None, metavar="RATIO",
+                   help="dropout ratio (ch. 6.4.3), mlp: after each hidden layer (default off); deepcnn: its two "
+                        "Dropout layers (default the book's 0.5)")
     t.add_argument("--batchnorm", action="store_true", help="batch normalization after each hidden Affine (ch. 6.3), mlp only")
     t.add_argument("--activation", choices=("relu", "sigmoid", "tanh"), default="relu", help="hidden activation, mlp only")
     t.add_argument("--init", type=init_spec, default="auto",

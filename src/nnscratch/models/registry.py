@@ -1,8 +1,8 @@
 """Every model of the zoo by name, as the command line offers them (``nnscratch train --model NAME``).
 
 An entry names the class, says in one line what it is, and builds it from the train command's
-options (``hidden``, ``init``, ``activation``, ``weight_decay``, ``dropout``, ``batchnorm``,
-``seed``: an ``argparse.Namespace`` or anything with those attributes). Adding a model is one entry.
+options (``hidden``, ``init``, ``activation``, ``weight_decay``, ``dropout`` (None: the model's
+default), ``batchnorm``, ``seed``: an ``argparse.Namespace`` or anything with those attributes). Adding a model is one entry.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def _twolayer(o: Any) -> Sequential:
 def _mlp(o: Any) -> Sequential:
     return MultiLayerNet(784, o.hidden or [512, 256], 10, activation=o.activation,
                          weight_init_std=_init(o, o.activation), weight_decay_lambda=o.weight_decay,
-                         use_dropout=o.dropout > 0, dropout_ration=o.dropout if o.dropout > 0 else 0.5,
+                         use_dropout=bool(o.dropout), dropout_ration=o.dropout or 0.5,
                          use_batchnorm=o.batchnorm, seed=o.seed)
 
 
@@ -48,7 +48,8 @@ def _ch3(o: Any) -> Sequential:
 
 
 def _deepcnn(o: Any) -> Sequential:
-    return DeepConvNet(seed=o.seed, **({} if o.init == "auto" else {"weight_init_std": o.init}))
+    ratio = {} if o.dropout is None else {"dropout_ratio": o.dropout}  # None: the book's 0.5
+    return DeepConvNet(seed=o.seed, **ratio, **({} if o.init == "auto" else {"weight_init_std": o.init}))
 
 
 MODEL_REGISTRY: dict[str, ModelInfo] = {m.name: m for m in (
