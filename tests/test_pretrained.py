@@ -129,3 +129,22 @@ def test_full_test_set_accuracy_is_what_the_file_records(name):
     print(f"{name}: {correct}/10000 on the full MNIST test set (file records {extra['test_correct']})")
     assert correct / 10000 >= TARGETS[name]
     assert abs(correct - extra["test_correct"]) <= 2  # BLAS summation order may flip a borderline image
+
+
+def test_each_shipped_file_records_the_recipe_make_pretrained_has_and_deepcnn_trains_augmented():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    import make_pretrained  # tools/ is not a package
+
+    from nnscratch.augmentation import Augmenter
+
+    for name in NAMES:  # the file in the box is what `make pretrained` would train again
+        assert serialization.read_header(pretrained_path(name))["extra"]["recipe"] == make_pretrained.RECIPES[name], name
+    deep = make_pretrained.RECIPES["deepcnn"]
+    augmenter = make_pretrained._augmenter(deep)
+    assert isinstance(augmenter, Augmenter) and (augmenter.shift, augmenter.rotation, augmenter.scale) == (2.0, 10.0, 0.1)
+    assert make_pretrained._augmenter(make_pretrained.RECIPES["mlp"]) is None
+    model = make_pretrained.build(deep)
+    assert [layer.dropout_ratio for name, layer in model.layers.items() if name.startswith("dropout")] == [0.25, 0.25]

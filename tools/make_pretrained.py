@@ -32,6 +32,7 @@ import numpy as np
 
 import nnscratch
 from nnscratch import serialization
+from nnscratch.augmentation import Augmenter
 from nnscratch.datasets import load_mnist
 from nnscratch.datasets.mnist import DATASETS
 from nnscratch.models import MODELS, MultiLayerNet
@@ -59,7 +60,10 @@ RECIPES: dict[str, dict[str, Any]] = {
     "simplecnn": {"model": "simplecnn", "kwargs": {"weight_init_std": "he"},
                   "optimizer": "adam", "lr": 0.001, "schedule": "cosine", "epochs": 20, "batch_size": 100,
                   "weight_decay": 5e-4, "seed": 0, "storage_dtype": "float32"},
-    "deepcnn": {"model": "deepcnn", "kwargs": {},
+    # validation split (--explore), 2026-12-07: no augmentation 99.33 %; augmentation (ch. 8.1.2) with the
+    # book's dropout 0.5 99.46 %, with dropout 0.25 99.53 %
+    "deepcnn": {"model": "deepcnn", "kwargs": {"dropout_ratio": 0.25},
+                "augment": {"shift": 2.0, "rotation": 10.0, "scale": 0.1},
                 "optimizer": "adam", "lr": 0.001, "schedule": "cosine", "epochs": 20, "batch_size": 100,
                 "seed": 0, "storage_dtype": "float32"},
 }
@@ -92,6 +96,13 @@ def explore(name: str, val: int, changes: dict[str, Any]) -> float:
     return acc
 
 
+def _augmenter(recipe: dict[str, Any]) -> Augmenter | None:
+    """The recipe's data augmentation (ch. 8.1.2): Augmenter(**recipe["augment"]) seeded like
+    `nnscratch train --augment` (seed + 1), or None when the recipe has none."""
+    strengths = recipe.get("augment")
+    return None if strengths is None else Augmenter(**strengths, seed=recipe["seed"] + 1)
+
+
 def _trainer(model: Any, recipe: dict[str, Any], x: Any, t: Any, x_test: Any, t_test: Any, callbacks: Any = ()) -> Trainer:
     steps = recipe["epochs"] * -(-len(x) // recipe["batch_size"])
     param: dict[str, Any] = {"lr": recipe["lr"]}
@@ -99,7 +110,8 @@ def _trainer(model: Any, recipe: dict[str, Any], x: Any, t: Any, x_test: Any, t_
         param["lr_schedule"] = {"name": "cosine", "lr": recipe["lr"], "total_steps": steps}
     return Trainer(model, x, t, x_test, t_test, epochs=recipe["epochs"], mini_batch_size=recipe["batch_size"],
                    optimizer=recipe["optimizer"], optimizer_param=param, evaluate_sample_num_per_epoch=2000,
-                   seed=recipe["seed"], progress=sys.stdout.isatty(), callbacks=list(callbacks))
+                   seed=recipe["seed"], progress=sys.stdout.isatty(), callbacks=list(callbacks),
+                   augment=_augmenter(recipe))
 
 
 def make(name: str, out: Path, resume: bool = False, epochs: int | None = None) -> Path:
