@@ -236,3 +236,7 @@ def test_train_dropout_zero_leaves_the_mlp_without_dropout(tmp_path, capsys):
     assert main([*base, "--dropout", "0.3", "--out", str(tmp_path / "on")]) == 0
     assert _dropout_ratios(tmp_path / "off" / "model.npz") == []
     assert _dropout_ratios(tmp_path / "on" / "model.npz") == [0.3]
+    for run, ratios in (("off", []), ("on", [0.3])):  # a resumed run keeps its layers' ratio
+        assert main(["train", "--resume", str(tmp_path / run / "checkpoint.npz"), "--epochs", "2", "--quiet",
+                     "--out", str(tmp_path / run)]) == 0
+        assert _dropout_ratios(tmp_path / run / "model.npz") == ratios

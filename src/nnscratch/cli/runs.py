@@ -94,8 +94,8 @@ def restore_options(args: argparse.Namespace, given: set[str]) -> str:
                 changed.append(f"--{key.replace('_', '-')} {getattr(args, key)} (was {value})")
             continue
         setattr(args, key, value)
-    if args.model == "deepcnn" and "dropout" not in given:
-        args.dropout = saved_dropout_ratio(header)
+    if args.model in MODEL_OPTIONS["dropout"] and "dropout" not in given:
+        args.dropout = saved_dropout_ratio(header)  # what the layers have, not what an older nnscratch recorded
     args.resume = str(path)
     done = int(extra["epoch"])
     line = (f"resuming {path}: {args.model} on {args.dataset}, epoch {done} of {args.epochs} done, "
@@ -111,8 +111,8 @@ def restore_options(args: argparse.Namespace, given: set[str]) -> str:
 def saved_dropout_ratio(header: dict[str, Any]) -> float | None:
     """The ratio of the first Dropout layer in a model file's architecture (None if it has none).
 
-    What a resumed deepcnn run takes: checkpoints from before --dropout applied to deepcnn saved the
-    option's old default, 0.0, for runs that trained with the book's 0.5."""
+    What a resumed run of a model with --dropout takes: checkpoints from before --dropout applied to
+    deepcnn saved the option's old default, 0.0, for runs that trained with the book's 0.5."""
     for layer in header.get("architecture", {}).get("layers", []):
         if layer.get("class") == "Dropout":
             return float(layer["config"]["dropout_ratio"])
